@@ -1,0 +1,114 @@
+//! Where the contracts are: the address book file, and the names the chainlog gives them.
+//!
+//! Contracts are named by their chainlog keys everywhere (files, previews, JSON output), so a
+//! devnet address book and mainnet's chainlog read the same way.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use alloy::primitives::Address;
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// Chainlog keys the client reads. The names are mainnet's, plus the defender's own.
+pub mod keys {
+    pub const CHANGELOG: &str = "CHANGELOG";
+    pub const MCD_GOV: &str = "MCD_GOV";
+    pub const MCD_IOU: &str = "MCD_IOU";
+    pub const MCD_ADM: &str = "MCD_ADM";
+    pub const MCD_PAUSE: &str = "MCD_PAUSE";
+    pub const MCD_PAUSE_PROXY: &str = "MCD_PAUSE_PROXY";
+    pub const MCD_ESM: &str = "MCD_ESM";
+    pub const MCD_END: &str = "MCD_END";
+    pub const VOTE_DELEGATE_FACTORY: &str = "VOTE_DELEGATE_FACTORY";
+    pub const VOTE_PROXY_FACTORY: &str = "VOTE_PROXY_FACTORY";
+    pub const MCD_DEFENDER: &str = "MCD_DEFENDER";
+    pub const MCD_DEFENDER_AUTHORITY: &str = "MCD_DEFENDER_AUTHORITY";
+    pub const MCD_DEFENDER_FAB: &str = "MCD_DEFENDER_FAB";
+}
+
+/// The JSON file a devnet writes and `--addresses` reads, for chains without a chainlog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressBook {
+    /// Format version, bumped on incompatible changes.
+    pub version: u32,
+    pub chain_id: u64,
+    /// Where the devnet that wrote the file listens; informational for other chains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpc_url: Option<String>,
+    /// Contracts by chainlog key.
+    pub contracts: BTreeMap<String, Address>,
+}
+
+impl AddressBook {
+    pub const VERSION: u32 = 1;
+
+    pub fn new(chain_id: u64, rpc_url: Option<String>) -> Self {
+        Self { version: Self::VERSION, chain_id, rpc_url, contracts: BTreeMap::new() }
+    }
+
+    pub fn insert(&mut self, key: &str, address: Address) {
+        self.contracts.insert(key.to_owned(), address);
+    }
+
+    /// The address registered under `key`, or an error naming the key and the file's keys.
+    pub fn get(&self, key: &str) -> Result<Address> {
+        match self.contracts.get(key) {
+            Some(address) => Ok(*address),
+            None => bail!(
+                "the address book has no {key} (it has: {}); regenerate it with `defender devnet` or add the key",
+                self.contracts.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+
+    /// The chainlog key of `address`, for labelling transactions.
+    pub fn name_of(&self, address: Address) -> Option<&str> {
+        self.contracts.iter().find(|(_, a)| **a == address).map(|(k, _)| k.as_str())
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the address book {}", path.display()))?;
+        let book: Self = serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a defender address book (JSON with chain_id and contracts)", path.display())
+        })?;
+        if book.version != Self::VERSION {
+            bail!(
+                "{} is address-book version {}, this defender reads version {}: regenerate it with `defender devnet`",
+                path.display(),
+                book.version,
+                Self::VERSION
+            );
+        }
+        Ok(book)
+    }
+
+    /// Writes the file atomically (temp file, then rename), so a reader never sees half of it.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)? + "\n";
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_names_addresses() {
+        let mut book = AddressBook::new(31337, Some("http://127.0.0.1:8545".into()));
+        let pause = Address::repeat_byte(0x11);
+        book.insert(keys::MCD_PAUSE, pause);
+        let text = serde_json::to_string(&book).unwrap();
+        let back: AddressBook = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, book);
+        assert_eq!(back.name_of(pause), Some("MCD_PAUSE"));
+        assert_eq!(back.get(keys::MCD_PAUSE).unwrap(), pause);
+        let missing = back.get(keys::MCD_ESM).unwrap_err().to_string();
+        assert!(missing.contains("MCD_ESM") && missing.contains("MCD_PAUSE"), "{missing}");
+    }
+}

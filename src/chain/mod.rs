@@ -1,0 +1,6 @@
+//! Everything the client knows about the contracts: typed bindings and where to find them.
+
+pub mod addresses;
+pub mod bindings;
+pub mod discovery;
+pub mod rpc;

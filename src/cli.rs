@@ -1,0 +1,60 @@
+//! The command line: global options shared by every command, and one variant per command.
+//!
+//! Option names follow Foundry's `cast` where it has a name for the same thing.
+
+use std::path::PathBuf;
+
+use alloy::primitives::Address;
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::devnet::DevnetArgs;
+use crate::commands::status::StatusArgs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "defender",
+    version,
+    about = "Build, preview, sign and send MIP91 dss-defender transactions",
+    long_about = "Build, preview, sign and send MIP91 dss-defender transactions during a MakerDAO \
+                  governance attack: deposit, cancel queued spells, vote for the default spell, \
+                  move MKR into the ESM, withdraw. Keys stay on the Ledger or Trezor.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// JSON-RPC endpoint of the chain to act on.
+    #[arg(long, short = 'r', env = "ETH_RPC_URL", global = true, default_value = "http://127.0.0.1:8545")]
+    pub rpc_url: String,
+
+    /// Refuse to act unless the RPC reports this chain id.
+    #[arg(long, global = true, value_name = "CHAIN_ID")]
+    pub chain: Option<u64>,
+
+    /// Address book (JSON, as `defender devnet` writes) instead of the on-chain chainlog.
+    #[arg(long, env = "DEFENDER_ADDRESSES", global = true, value_name = "FILE")]
+    pub addresses: Option<PathBuf>,
+
+    /// Chainlog to read addresses from (default: mainnet's, or the devnet's address book on 31337).
+    #[arg(long, global = true, value_name = "ADDRESS")]
+    pub chainlog: Option<Address>,
+
+    /// Print one JSON document instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The live defender: threshold progress, cancel window, lockup, default spell vs the hat, ESM.
+    Status(StatusArgs),
+    /// Start anvil with the reference contracts and print the address book.
+    Devnet(DevnetArgs),
+}

@@ -1,0 +1,282 @@
+//! Deploys the reference contracts and wires them as mainnet is wired.
+//!
+//! Mainnet's shape: DSChief 1.2 launched and voting with MKR; DSPause (owner none) whose
+//! authority is DefenderAuthority over the chief's hat; ESM v2 over the pause proxy; a chainlog
+//! owned by governance; MKR owned by governance (the pause proxy) so a spell can mint, which
+//! makes a malicious spell's damage visible. The deployer keeps no rights afterwards.
+
+use std::time::Duration;
+
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::sol_types::{SolCall, SolEvent, SolValue};
+use anyhow::{Context, Result, bail, ensure};
+
+use crate::chain::addresses::{AddressBook, keys};
+use crate::chain::bindings::overloads::{
+    approveAmountCall, burnOwnCall, chiefVoteYaysCall, mintToCall,
+};
+use crate::chain::bindings::{
+    ChainLog, DSChief, DSToken, DefenderAuthority, DefenderFab, ESM, End, bytecode,
+};
+use crate::units::WAD;
+
+/// MIP91's example parameters and mainnet's GSM delay, overridable from the command line.
+#[derive(Debug, Clone)]
+pub struct DeployParams {
+    pub threshold: U256,
+    pub cancel_duration: Duration,
+    pub lockup_duration: Duration,
+    pub pause_delay: Duration,
+    pub esm_min: U256,
+    /// MKR minted to each of the first `holders` test accounts.
+    pub holder_balance: U256,
+    pub holders: usize,
+}
+
+impl Default for DeployParams {
+    fn default() -> Self {
+        Self {
+            threshold: U256::from(50_000u64) * WAD,
+            cancel_duration: Duration::from_secs(7 * 24 * 3600),
+            lockup_duration: Duration::from_secs(30 * 24 * 3600),
+            pause_delay: Duration::from_secs(48 * 3600),
+            esm_min: U256::from(100_000u64) * WAD,
+            holder_balance: U256::from(100_000u64) * WAD,
+            holders: 5,
+        }
+    }
+}
+
+/// What a deployment produced.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub book: AddressBook,
+    /// The account that deployed everything (anvil's account 9); it holds no rights afterwards.
+    pub deployer: Address,
+    /// Test accounts that were given MKR, in anvil's order.
+    pub holders: Vec<Address>,
+    /// The default spell of the first defender instance.
+    pub default_spell: Address,
+    /// Block of the last deployment transaction.
+    pub block: u64,
+}
+
+/// DSChief 1.2's `launch()` needs this much weight on the empty address first.
+const LAUNCH_WEIGHT: u64 = 80_000;
+/// Mainnet's DSChief 1.2 allows five yays per slate.
+const MAX_YAYS: u64 = 5;
+
+/// Deploys everything through `provider`, whose node must hold anvil's unlocked test accounts.
+pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Deployment> {
+    let accounts = provider.get_accounts().await.context("cannot list the node's accounts")?;
+    ensure!(
+        accounts.len() >= params.holders + 1 && accounts.len() >= 10,
+        "the node has {} unlocked accounts; the devnet needs anvil's 10 test accounts",
+        accounts.len()
+    );
+    let deployer = accounts[9];
+    let holders = accounts[..params.holders].to_vec();
+    let chain_id = provider.get_chain_id().await?;
+    let tx = Sender { provider, from: deployer };
+    let p = provider;
+
+    // Tokens: MKR and the chief's IOU.
+    let mkr = tx.create(bytecode::DS_TOKEN, (symbol("MKR"),).abi_encode_params(), "MKR").await?;
+    let gov = DSToken::new(mkr, p);
+    tx.call(mkr, gov.setName(symbol("Maker")).calldata(), "MKR.setName").await?;
+    let iou = tx.create(bytecode::DS_TOKEN, (symbol("IOU"),).abi_encode_params(), "IOU").await?;
+
+    // DSChief 1.2, launched as on mainnet: 80,000 MKR on the empty address, then taken back.
+    let chief_addr = tx
+        .create(bytecode::DS_CHIEF, (mkr, iou, U256::from(MAX_YAYS)).abi_encode_params(), "DSChief")
+        .await?;
+    let chief = DSChief::new(chief_addr, p);
+    let iou_token = DSToken::new(iou, p);
+    tx.call(iou, iou_token.setOwner(chief_addr).calldata(), "IOU.setOwner").await?;
+    let launch = U256::from(LAUNCH_WEIGHT) * WAD;
+    tx.call(mkr, &mintToCall { guy: deployer, wad: launch }.abi_encode().into(), "MKR.mint (launch)").await?;
+    tx.call(mkr, &approveAmountCall { guy: chief_addr, wad: launch }.abi_encode().into(), "MKR.approve (launch)").await?;
+    tx.call(chief_addr, &chiefVoteYaysCall { yays: vec![Address::ZERO] }.abi_encode().into(), "DSChief.vote (launch)").await?;
+    tx.call(chief_addr, chief.lock(launch).calldata(), "DSChief.lock (launch)").await?;
+    tx.call(chief_addr, chief.launch().calldata(), "DSChief.launch").await?;
+    tx.call(chief_addr, &chiefVoteYaysCall { yays: vec![] }.abi_encode().into(), "DSChief.vote (after launch)").await?;
+    tx.call(iou, &approveAmountCall { guy: chief_addr, wad: launch }.abi_encode().into(), "IOU.approve").await?;
+    tx.call(chief_addr, chief.free(launch).calldata(), "DSChief.free (launch)").await?;
+    tx.call(mkr, &burnOwnCall { wad: launch }.abi_encode().into(), "MKR.burn (launch)").await?;
+
+    // DSPause's authority is fixed at construction and afterwards only the pause proxy may
+    // change it, so DefenderAuthority is deployed first against the pause's future address.
+    let nonce = provider.get_transaction_count(deployer).await?;
+    let pause_addr = deployer.create(nonce + 1);
+    let authority_addr = tx
+        .create(bytecode::DEFENDER_AUTHORITY, (chief_addr, pause_addr).abi_encode_params(), "DefenderAuthority")
+        .await?;
+    let delay = U256::from(params.pause_delay.as_secs());
+    let deployed_pause = tx
+        .create(bytecode::DS_PAUSE, (delay, Address::ZERO, authority_addr).abi_encode_params(), "DSPause")
+        .await?;
+    ensure!(deployed_pause == pause_addr, "DSPause landed at {deployed_pause}, expected {pause_addr}");
+    let pause_proxy = crate::chain::bindings::DSPause::new(pause_addr, p).proxy().call().await?;
+
+    // Emergency shutdown: End stand-in and ESM v2 over the pause proxy.
+    let end_addr = tx.create(bytecode::END, Vec::new(), "End").await?;
+    let end = End::new(end_addr, p);
+    let esm_addr = tx
+        .create(bytecode::ESM, (mkr, end_addr, pause_proxy, params.esm_min).abi_encode_params(), "ESM")
+        .await?;
+    let esm = ESM::new(esm_addr, p);
+    tx.call(end_addr, end.rely(esm_addr).calldata(), "End.rely(ESM)").await?;
+    tx.call(end_addr, end.rely(pause_proxy).calldata(), "End.rely(pause proxy)").await?;
+    tx.call(end_addr, end.deny(deployer).calldata(), "End.deny(deployer)").await?;
+    tx.call(esm_addr, esm.rely(pause_proxy).calldata(), "ESM.rely(pause proxy)").await?;
+    tx.call(esm_addr, esm.deny(deployer).calldata(), "ESM.deny(deployer)").await?;
+
+    // The chainlog, then the first defender instance through the factory.
+    let chainlog_addr = tx.create(bytecode::CHAIN_LOG, Vec::new(), "ChainLog").await?;
+    let chainlog = ChainLog::new(chainlog_addr, p);
+    let fab_addr = tx.create(bytecode::DEFENDER_FAB, Vec::new(), "DefenderFab").await?;
+    let fab = DefenderFab::new(fab_addr, p);
+    let receipt = tx
+        .call(
+            fab_addr,
+            fab.newDefender(
+                chief_addr,
+                pause_addr,
+                esm_addr,
+                params.threshold,
+                U256::from(params.cancel_duration.as_secs()),
+                U256::from(params.lockup_duration.as_secs()),
+                authority_addr,
+                chainlog_addr,
+                pause_proxy,
+            )
+            .calldata(),
+            "DefenderFab.newDefender",
+        )
+        .await?;
+    let created = receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|log| DefenderFab::NewDefender::decode_log(&log.inner).ok())
+        .context("DefenderFab.newDefender emitted no NewDefender event")?;
+    let (defender_addr, default_spell) = (created.defender, created.spell);
+
+    let authority = DefenderAuthority::new(authority_addr, p);
+    tx.call(authority_addr, authority.setDefender(defender_addr).calldata(), "DefenderAuthority.setDefender")
+        .await?;
+    tx.call(authority_addr, authority.rely(pause_proxy).calldata(), "DefenderAuthority.rely").await?;
+    tx.call(authority_addr, authority.deny(deployer).calldata(), "DefenderAuthority.deny").await?;
+
+    let vote_delegate_factory = tx
+        .create(bytecode::VOTE_DELEGATE_FACTORY, (chief_addr, Address::ZERO).abi_encode_params(), "VoteDelegateFactory")
+        .await?;
+    let vote_proxy_factory = tx
+        .create(bytecode::VOTE_PROXY_FACTORY, (chief_addr,).abi_encode_params(), "VoteProxyFactory")
+        .await?;
+
+    let mut book = AddressBook::new(chain_id, None);
+    for (key, address) in [
+        (keys::CHANGELOG, chainlog_addr),
+        (keys::MCD_GOV, mkr),
+        (keys::MCD_IOU, iou),
+        (keys::MCD_ADM, chief_addr),
+        (keys::MCD_PAUSE, pause_addr),
+        (keys::MCD_PAUSE_PROXY, pause_proxy),
+        (keys::MCD_ESM, esm_addr),
+        (keys::MCD_END, end_addr),
+        (keys::VOTE_DELEGATE_FACTORY, vote_delegate_factory),
+        (keys::VOTE_PROXY_FACTORY, vote_proxy_factory),
+        (keys::MCD_DEFENDER, defender_addr),
+        (keys::MCD_DEFENDER_AUTHORITY, authority_addr),
+        (keys::MCD_DEFENDER_FAB, fab_addr),
+    ] {
+        book.insert(key, address);
+        if key != keys::CHANGELOG {
+            let what = format!("ChainLog.setAddress({key})");
+            tx.call(chainlog_addr, chainlog.setAddress(chainlog_key(key), address).calldata(), &what)
+                .await?;
+        }
+    }
+    tx.call(chainlog_addr, chainlog.setVersion("1.0.0-devnet".into()).calldata(), "ChainLog.setVersion")
+        .await?;
+    tx.call(chainlog_addr, chainlog.rely(pause_proxy).calldata(), "ChainLog.rely").await?;
+    tx.call(chainlog_addr, chainlog.deny(deployer).calldata(), "ChainLog.deny").await?;
+
+    // Holders' MKR, then hand the token to governance and drop the deployer's rights.
+    for holder in &holders {
+        tx.call(mkr, &mintToCall { guy: *holder, wad: params.holder_balance }.abi_encode().into(), "MKR.mint").await?;
+    }
+    tx.call(mkr, gov.setOwner(pause_proxy).calldata(), "MKR.setOwner").await?;
+
+    let block = provider.get_block_number().await?;
+    Ok(Deployment { book, deployer, holders, default_spell, block })
+}
+
+/// A chainlog key: the name left-aligned in a bytes32, as `"MCD_PAUSE"` is in Solidity.
+pub fn chainlog_key(key: &str) -> B256 {
+    let mut word = B256::ZERO;
+    word[..key.len()].copy_from_slice(key.as_bytes());
+    word
+}
+
+/// DSToken's bytes32 symbol.
+fn symbol(text: &str) -> B256 {
+    chainlog_key(text)
+}
+
+/// Sends the deployer's transactions through the node's unlocked account and waits for each.
+struct Sender<'a> {
+    provider: &'a DynProvider,
+    from: Address,
+}
+
+impl Sender<'_> {
+    async fn create(&self, code: &str, args: Vec<u8>, what: &str) -> Result<Address> {
+        let mut data = hex::decode(code.trim()).with_context(|| format!("abi/{what}.bin is not hex"))?;
+        data.extend_from_slice(&args);
+        let request = TransactionRequest::default().with_from(self.from).with_deploy_code(data);
+        let receipt = self.send(request, what).await?;
+        receipt.contract_address.with_context(|| format!("deploying {what} created no contract"))
+    }
+
+    async fn call(&self, to: Address, data: &Bytes, what: &str) -> Result<TransactionReceipt> {
+        let request = TransactionRequest::default().with_from(self.from).with_to(to).with_input(data.clone());
+        self.send(request, what).await
+    }
+
+    async fn send(&self, request: TransactionRequest, what: &str) -> Result<TransactionReceipt> {
+        let pending = self
+            .provider
+            .send_transaction(request)
+            .await
+            .with_context(|| format!("devnet deployment: {what} failed"))?;
+        let hash = *pending.tx_hash();
+        let receipt = wait_for_receipt(self.provider, hash)
+            .await
+            .with_context(|| format!("devnet deployment: {what}"))?;
+        if !receipt.status() {
+            bail!("devnet deployment: {what} reverted (transaction {hash})");
+        }
+        Ok(receipt)
+    }
+}
+
+/// Polls for a receipt: immediate under automine, one block time otherwise.
+pub async fn wait_for_receipt(provider: &DynProvider, hash: B256) -> Result<TransactionReceipt> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut pause = Duration::from_millis(2);
+    loop {
+        if let Some(receipt) = provider.get_transaction_receipt(hash).await? {
+            return Ok(receipt);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("transaction {hash} was not mined within 60 s");
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,10 @@
+//! `defender`: builds, previews, signs and sends MIP91 dss-defender transactions.
+//!
+//! The modules follow the pipeline: `commands` parse intent, `chain` knows the contracts and
+//! where they are, `devnet` stands up a local chain with the reference contracts.
+
+pub mod chain;
+pub mod cli;
+pub mod commands;
+pub mod devnet;
+pub mod units;
