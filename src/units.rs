@@ -62,3 +62,14 @@ mod tests {
         assert_eq!(format_duration(59), "59s");
     }
 }
+
+/// Serializes a `U256` as a decimal string in base units, the form `--json` output uses for
+/// every amount (hex quantities are easy to misread; JSON numbers lose precision past 2^53).
+pub mod decimal {
+    use alloy::primitives::U256;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(value: &U256, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+}

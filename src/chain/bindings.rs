@@ -8,23 +8,91 @@
 
 use alloy::sol;
 
-sol!(#[sol(rpc)] DssDefender, "abi/DssDefender.json");
-sol!(#[sol(rpc)] DefenderAuthority, "abi/DefenderAuthority.json");
-sol!(#[sol(rpc)] DefenderFab, "abi/DefenderFab.json");
-sol!(#[sol(rpc)] DefaultSpell, "abi/DefaultSpell.json");
-sol!(#[sol(rpc)] DSToken, "abi/DSToken.json");
-sol!(#[sol(rpc)] DSChief, "abi/DSChief.json");
-sol!(#[sol(rpc)] DSPause, "abi/DSPause.json");
-sol!(#[sol(rpc)] DSPauseProxy, "abi/DSPauseProxy.json");
-sol!(#[sol(rpc)] ESM, "abi/ESM.json");
-sol!(#[sol(rpc)] End, "abi/End.json");
-sol!(#[sol(rpc)] ChainLog, "abi/ChainLog.json");
-sol!(#[sol(rpc)] VoteDelegate, "abi/VoteDelegate.json");
-sol!(#[sol(rpc)] VoteDelegateFactory, "abi/VoteDelegateFactory.json");
-sol!(#[sol(rpc)] VoteProxy, "abi/VoteProxy.json");
-sol!(#[sol(rpc)] VoteProxyFactory, "abi/VoteProxyFactory.json");
-sol!(#[sol(rpc)] DssExec, "abi/DssExec.json");
-sol!(#[sol(rpc)] MintAction, "abi/MintAction.json");
+sol!(
+    #[sol(rpc)]
+    DssDefender,
+    "abi/DssDefender.json"
+);
+sol!(
+    #[sol(rpc)]
+    DefenderAuthority,
+    "abi/DefenderAuthority.json"
+);
+sol!(
+    #[sol(rpc)]
+    DefenderFab,
+    "abi/DefenderFab.json"
+);
+sol!(
+    #[sol(rpc)]
+    DefaultSpell,
+    "abi/DefaultSpell.json"
+);
+sol!(
+    #[sol(rpc)]
+    DSToken,
+    "abi/DSToken.json"
+);
+sol!(
+    #[sol(rpc)]
+    DSChief,
+    "abi/DSChief.json"
+);
+sol!(
+    #[sol(rpc)]
+    DSPause,
+    "abi/DSPause.json"
+);
+sol!(
+    #[sol(rpc)]
+    DSPauseProxy,
+    "abi/DSPauseProxy.json"
+);
+sol!(
+    #[sol(rpc)]
+    ESM,
+    "abi/ESM.json"
+);
+sol!(
+    #[sol(rpc)]
+    End,
+    "abi/End.json"
+);
+sol!(
+    #[sol(rpc)]
+    ChainLog,
+    "abi/ChainLog.json"
+);
+sol!(
+    #[sol(rpc)]
+    VoteDelegate,
+    "abi/VoteDelegate.json"
+);
+sol!(
+    #[sol(rpc)]
+    VoteDelegateFactory,
+    "abi/VoteDelegateFactory.json"
+);
+sol!(
+    #[sol(rpc)]
+    VoteProxy,
+    "abi/VoteProxy.json"
+);
+sol!(
+    #[sol(rpc)]
+    VoteProxyFactory,
+    "abi/VoteProxyFactory.json"
+);
+sol!(
+    #[sol(rpc)]
+    DssExec,
+    "abi/DssExec.json"
+);
+sol!(
+    #[sol(rpc)]
+    MintAction,
+    "abi/MintAction.json"
+);
 
 sol! {
     /// ds-note's anonymous event, as DSPause and DSChief emit it on mainnet. Anonymous: topic0
@@ -64,9 +132,8 @@ pub mod bytecode {
 pub mod overloads {
     pub use super::DSChief::{vote_0Call as chiefVoteSlateCall, vote_1Call as chiefVoteYaysCall};
     pub use super::DSToken::{
-        approve_0Call as approveAmountCall, approve_1Call as approveUnlimitedCall,
-        burn_0Call as burnOwnCall, burn_1Call as burnFromCall, mint_0Call as mintToCall,
-        mint_1Call as mintOwnCall,
+        approve_0Call as approveAmountCall, approve_1Call as approveUnlimitedCall, burn_0Call as burnOwnCall,
+        burn_1Call as burnFromCall, mint_0Call as mintToCall, mint_1Call as mintOwnCall,
     };
     pub use super::VoteDelegate::{vote_0Call as delegateVoteSlateCall, vote_1Call as delegateVoteYaysCall};
     pub use super::VoteProxy::{vote_0Call as proxyVoteSlateCall, vote_1Call as proxyVoteYaysCall};
@@ -103,7 +170,13 @@ mod tests {
         assert_eq!(selector::<ESM::joinCall>(), "049878f3");
         assert_eq!(selector::<ESM::burnCall>(), "44df8e70");
         assert_eq!(selector::<ESM::fireCall>(), "457094cc");
-        assert_eq!(hex::encode(mintToCall::SELECTOR), hex::encode(alloy::primitives::keccak256("mint(address,uint256)")[..4].to_vec()));
-        assert_eq!(hex::encode(burnOwnCall::SELECTOR), hex::encode(alloy::primitives::keccak256("burn(uint256)")[..4].to_vec()));
+        assert_eq!(
+            hex::encode(mintToCall::SELECTOR),
+            hex::encode(&alloy::primitives::keccak256("mint(address,uint256)")[..4])
+        );
+        assert_eq!(
+            hex::encode(burnOwnCall::SELECTOR),
+            hex::encode(&alloy::primitives::keccak256("burn(uint256)")[..4])
+        );
     }
 }

@@ -16,7 +16,9 @@ pub async fn connect(url: &str, expected: Option<u64>) -> Result<Connection> {
         .parse()
         .with_context(|| format!("--rpc-url {url:?} is not a URL (expected e.g. http://127.0.0.1:8545)"))?;
     let provider = ProviderBuilder::new().disable_recommended_fillers().connect_http(parsed).erased();
-    let chain_id = match tokio::time::timeout(std::time::Duration::from_secs(15), provider.get_chain_id()).await {
+    let chain_id = match tokio::time::timeout(std::time::Duration::from_secs(15), provider.get_chain_id())
+        .await
+    {
         Ok(Ok(id)) => id,
         Ok(Err(error)) => bail!(
             "cannot reach the RPC at {url}: {error}\n  check the URL and that the node is running \

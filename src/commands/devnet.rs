@@ -98,7 +98,8 @@ pub async fn run(global: &GlobalArgs, args: DevnetArgs) -> Result<ExitCode> {
         log_file: args.detach.then(|| state_dir.join("anvil.log")),
     };
     let mut anvil = Anvil::spawn(&options).await?;
-    let provider = ProviderBuilder::new().disable_recommended_fillers().connect_http(anvil.url().parse()?).erased();
+    let provider =
+        ProviderBuilder::new().disable_recommended_fillers().connect_http(anvil.url().parse()?).erased();
     let params = DeployParams {
         threshold: args.threshold,
         cancel_duration: args.cancel_duration,
@@ -224,10 +225,8 @@ fn stop(state_dir: &Path, json: bool) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     };
-    let status = std::process::Command::new("kill")
-        .arg(pid.to_string())
-        .status()
-        .context("cannot run `kill`")?;
+    let status =
+        std::process::Command::new("kill").arg(pid.to_string()).status().context("cannot run `kill`")?;
     if !status.success() {
         bail!("could not stop anvil (pid {pid}): kill exited with {status}");
     }

@@ -41,7 +41,9 @@ pub struct Defender {
     pub address: Address,
     pub live: bool,
     pub released: bool,
+    #[serde(with = "crate::units::decimal")]
     pub threshold: U256,
+    #[serde(with = "crate::units::decimal")]
     pub total: U256,
     pub cancel_duration: u64,
     pub lockup_duration: u64,
@@ -55,14 +57,18 @@ pub struct Defender {
 pub struct Chief {
     pub address: Address,
     pub hat: Address,
+    #[serde(with = "crate::units::decimal")]
     pub hat_approvals: U256,
+    #[serde(with = "crate::units::decimal")]
     pub default_spell_approvals: U256,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Esm {
     pub address: Address,
+    #[serde(with = "crate::units::decimal")]
     pub sum: U256,
+    #[serde(with = "crate::units::decimal")]
     pub min: U256,
     pub live: bool,
 }
@@ -74,14 +80,19 @@ pub async fn run(global: &GlobalArgs, _args: StatusArgs) -> Result<ExitCode> {
 
     let defender_addr = book.get(keys::MCD_DEFENDER)?;
     let defender = DssDefender::new(defender_addr, p);
-    let chief_addr = defender.chief().call().await.context("MCD_DEFENDER does not answer chief(): is it a dss-defender?")?;
+    let chief_addr = defender
+        .chief()
+        .call()
+        .await
+        .context("MCD_DEFENDER does not answer chief(): is it a dss-defender?")?;
     let chief = DSChief::new(chief_addr, p);
     let gov = chief.GOV().call().await?;
     let token = DSToken::new(gov, p);
     let symbol = bytes32_text(token.symbol().call().await.unwrap_or_default());
     let decimals: u8 = token.decimals().call().await.map(|d| d.saturating_to()).unwrap_or(18);
 
-    let block = p.get_block_by_number(Default::default()).await?.context("the node returned no latest block")?;
+    let block =
+        p.get_block_by_number(Default::default()).await?.context("the node returned no latest block")?;
     let now = block.header.timestamp;
     let activated_at: u64 = defender.activatedAt().call().await?.saturating_to();
     let cancel_duration: u64 = defender.cancelDuration().call().await?.saturating_to();
@@ -162,7 +173,12 @@ fn print(s: &Status) {
     println!("  hat          {} with {}", c.hat, amount(c.hat_approvals));
     println!("  default spell has {}", amount(c.default_spell_approvals));
     println!("ESM {}", s.esm.address);
-    println!("  joined       {} of {} needed to fire{}", amount(s.esm.sum), amount(s.esm.min), if s.esm.live { "" } else { " (disabled)" });
+    println!(
+        "  joined       {} of {} needed to fire{}",
+        amount(s.esm.sum),
+        amount(s.esm.min),
+        if s.esm.live { "" } else { " (disabled)" }
+    );
 }
 
 /// DSToken's bytes32 symbol as text.

@@ -120,9 +120,7 @@ impl Anvil {
         } else {
             command.kill_on_drop(true);
         }
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let mut child = command.spawn().with_context(|| format!("cannot start {}", binary.display()))?;
         let pid = child.id().context("anvil exited at once")?;
         let url = format!("http://127.0.0.1:{}", options.port);
 
@@ -131,7 +129,11 @@ impl Anvil {
         loop {
             if let Ok(chain_id) = provider.get_chain_id().await {
                 if chain_id != options.chain_id {
-                    bail!("the node on port {} reports chain {chain_id}, not {}", options.port, options.chain_id);
+                    bail!(
+                        "the node on port {} reports chain {chain_id}, not {}",
+                        options.port,
+                        options.chain_id
+                    );
                 }
                 break;
             }
@@ -175,20 +177,20 @@ impl Anvil {
 
     /// Lets the node outlive this process (it was spawned in its own process group).
     pub fn release(mut self) -> u32 {
+        // Spawned in its own process group and without kill-on-drop: dropping the handle
+        // leaves the process running.
         self.detached = true;
-        if let Some(child) = self.child.take() {
-            std::mem::forget(child);
-        }
+        self.child.take();
         self.pid
     }
 }
 
 impl Drop for Anvil {
     fn drop(&mut self) {
-        if !self.detached {
-            if let Some(child) = self.child.as_mut() {
-                let _ = child.start_kill();
-            }
+        if !self.detached
+            && let Some(child) = self.child.as_mut()
+        {
+            let _ = child.start_kill();
         }
     }
 }

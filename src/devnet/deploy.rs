@@ -15,9 +15,7 @@ use alloy::sol_types::{SolCall, SolEvent, SolValue};
 use anyhow::{Context, Result, bail, ensure};
 
 use crate::chain::addresses::{AddressBook, keys};
-use crate::chain::bindings::overloads::{
-    approveAmountCall, burnOwnCall, chiefVoteYaysCall, mintToCall,
-};
+use crate::chain::bindings::overloads::{approveAmountCall, burnOwnCall, chiefVoteYaysCall, mintToCall};
 use crate::chain::bindings::{
     ChainLog, DSChief, DSToken, DefenderAuthority, DefenderFab, ESM, End, bytecode,
 };
@@ -73,7 +71,7 @@ const MAX_YAYS: u64 = 5;
 pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Deployment> {
     let accounts = provider.get_accounts().await.context("cannot list the node's accounts")?;
     ensure!(
-        accounts.len() >= params.holders + 1 && accounts.len() >= 10,
+        accounts.len() > params.holders && accounts.len() >= 10,
         "the node has {} unlocked accounts; the devnet needs anvil's 10 test accounts",
         accounts.len()
     );
@@ -98,12 +96,28 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
     tx.call(iou, iou_token.setOwner(chief_addr).calldata(), "IOU.setOwner").await?;
     let launch = U256::from(LAUNCH_WEIGHT) * WAD;
     tx.call(mkr, &mintToCall { guy: deployer, wad: launch }.abi_encode().into(), "MKR.mint (launch)").await?;
-    tx.call(mkr, &approveAmountCall { guy: chief_addr, wad: launch }.abi_encode().into(), "MKR.approve (launch)").await?;
-    tx.call(chief_addr, &chiefVoteYaysCall { yays: vec![Address::ZERO] }.abi_encode().into(), "DSChief.vote (launch)").await?;
+    tx.call(
+        mkr,
+        &approveAmountCall { guy: chief_addr, wad: launch }.abi_encode().into(),
+        "MKR.approve (launch)",
+    )
+    .await?;
+    tx.call(
+        chief_addr,
+        &chiefVoteYaysCall { yays: vec![Address::ZERO] }.abi_encode().into(),
+        "DSChief.vote (launch)",
+    )
+    .await?;
     tx.call(chief_addr, chief.lock(launch).calldata(), "DSChief.lock (launch)").await?;
     tx.call(chief_addr, chief.launch().calldata(), "DSChief.launch").await?;
-    tx.call(chief_addr, &chiefVoteYaysCall { yays: vec![] }.abi_encode().into(), "DSChief.vote (after launch)").await?;
-    tx.call(iou, &approveAmountCall { guy: chief_addr, wad: launch }.abi_encode().into(), "IOU.approve").await?;
+    tx.call(
+        chief_addr,
+        &chiefVoteYaysCall { yays: vec![] }.abi_encode().into(),
+        "DSChief.vote (after launch)",
+    )
+    .await?;
+    tx.call(iou, &approveAmountCall { guy: chief_addr, wad: launch }.abi_encode().into(), "IOU.approve")
+        .await?;
     tx.call(chief_addr, chief.free(launch).calldata(), "DSChief.free (launch)").await?;
     tx.call(mkr, &burnOwnCall { wad: launch }.abi_encode().into(), "MKR.burn (launch)").await?;
 
@@ -112,7 +126,11 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
     let nonce = provider.get_transaction_count(deployer).await?;
     let pause_addr = deployer.create(nonce + 1);
     let authority_addr = tx
-        .create(bytecode::DEFENDER_AUTHORITY, (chief_addr, pause_addr).abi_encode_params(), "DefenderAuthority")
+        .create(
+            bytecode::DEFENDER_AUTHORITY,
+            (chief_addr, pause_addr).abi_encode_params(),
+            "DefenderAuthority",
+        )
         .await?;
     let delay = U256::from(params.pause_delay.as_secs());
     let deployed_pause = tx
@@ -172,7 +190,11 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
     tx.call(authority_addr, authority.deny(deployer).calldata(), "DefenderAuthority.deny").await?;
 
     let vote_delegate_factory = tx
-        .create(bytecode::VOTE_DELEGATE_FACTORY, (chief_addr, Address::ZERO).abi_encode_params(), "VoteDelegateFactory")
+        .create(
+            bytecode::VOTE_DELEGATE_FACTORY,
+            (chief_addr, Address::ZERO).abi_encode_params(),
+            "VoteDelegateFactory",
+        )
         .await?;
     let vote_proxy_factory = tx
         .create(bytecode::VOTE_PROXY_FACTORY, (chief_addr,).abi_encode_params(), "VoteProxyFactory")
@@ -197,8 +219,7 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
         book.insert(key, address);
         if key != keys::CHANGELOG {
             let what = format!("ChainLog.setAddress({key})");
-            tx.call(chainlog_addr, chainlog.setAddress(chainlog_key(key), address).calldata(), &what)
-                .await?;
+            tx.call(chainlog_addr, chainlog.setAddress(chainlog_key(key), address).calldata(), &what).await?;
         }
     }
     tx.call(chainlog_addr, chainlog.setVersion("1.0.0-devnet".into()).calldata(), "ChainLog.setVersion")
@@ -208,7 +229,12 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
 
     // Holders' MKR, then hand the token to governance and drop the deployer's rights.
     for holder in &holders {
-        tx.call(mkr, &mintToCall { guy: *holder, wad: params.holder_balance }.abi_encode().into(), "MKR.mint").await?;
+        tx.call(
+            mkr,
+            &mintToCall { guy: *holder, wad: params.holder_balance }.abi_encode().into(),
+            "MKR.mint",
+        )
+        .await?;
     }
     tx.call(mkr, gov.setOwner(pause_proxy).calldata(), "MKR.setOwner").await?;
 
@@ -249,6 +275,10 @@ impl Sender<'_> {
     }
 
     async fn send(&self, request: TransactionRequest, what: &str) -> Result<TransactionReceipt> {
+        // Simulate first: a reverting transaction is refused with its reason instead of mined.
+        if let Err(error) = self.provider.call(request.clone()).await {
+            bail!("devnet deployment: {what} would revert: {error}");
+        }
         let pending = self
             .provider
             .send_transaction(request)
