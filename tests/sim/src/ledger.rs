@@ -1,0 +1,1 @@
+//! Placeholder: the ledger simulator is being written.

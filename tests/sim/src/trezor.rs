@@ -1,0 +1,1 @@
+//! Placeholder: the trezor simulator is being written.
