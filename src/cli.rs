@@ -46,6 +46,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "ADDRESS")]
     pub chainlog: Option<Address>,
 
+    /// The account to act for (with a device: the address it must derive).
+    #[arg(long, short = 'f', env = "ETH_FROM", global = true, value_name = "ADDRESS")]
+    pub from: Option<Address>,
+
     /// Print one JSON document instead of text.
     #[arg(long, global = true)]
     pub json: bool,

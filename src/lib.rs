@@ -7,4 +7,5 @@ pub mod chain;
 pub mod cli;
 pub mod commands;
 pub mod devnet;
+pub mod fees;
 pub mod units;

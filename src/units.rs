@@ -73,3 +73,83 @@ pub mod decimal {
         serializer.collect_str(value)
     }
 }
+
+/// An amount the user typed: a number of tokens, or everything available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amount {
+    All,
+    Exact(U256),
+}
+
+/// Parses `1.5`, `50000`, `50_000`, `50,000` or `all` into base units of a token with
+/// `decimals` decimals. Every rejection says what was wrong and what is accepted.
+pub fn parse_amount(text: &str, decimals: u8, symbol: &str) -> Result<Amount, String> {
+    let trimmed = text.trim();
+    if trimmed.eq_ignore_ascii_case("all") {
+        return Ok(Amount::All);
+    }
+    let cleaned: String = trimmed.chars().filter(|c| !matches!(c, '_' | ',')).collect();
+    if cleaned.starts_with('-') {
+        return Err(format!("{text:?} is negative: give a positive amount of {symbol}, or `all`"));
+    }
+    let (whole, fraction) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+        return Err(format!(
+            "{text:?} is not an amount: write a number of {symbol} such as 1.5 or 50000, or `all`"
+        ));
+    }
+    if fraction.len() > decimals as usize {
+        return Err(format!(
+            "{text:?} has {} decimals, but {symbol} has only {decimals}: round it",
+            fraction.len()
+        ));
+    }
+    let scale = U256::from(10u64).pow(U256::from(decimals));
+    let parse = |s: &str| if s.is_empty() { Ok(U256::ZERO) } else { U256::from_str_radix(s, 10) };
+    let too_big = || format!("{text:?} is too large to be an amount of {symbol}");
+    let whole = parse(whole).map_err(|_| too_big())?;
+    let mut fraction_units = parse(fraction).map_err(|_| too_big())?;
+    fraction_units *= U256::from(10u64).pow(U256::from(decimals as usize - fraction.len()));
+    let value = whole.checked_mul(scale).and_then(|v| v.checked_add(fraction_units)).ok_or_else(too_big)?;
+    if value.is_zero() {
+        return Err(format!("{text:?} is zero: give a positive amount of {symbol}, or `all`"));
+    }
+    Ok(Amount::Exact(value))
+}
+
+#[cfg(test)]
+mod amount_tests {
+    use super::*;
+
+    fn exact(text: &str) -> U256 {
+        match parse_amount(text, 18, "MKR").unwrap() {
+            Amount::Exact(v) => v,
+            Amount::All => panic!("all"),
+        }
+    }
+
+    #[test]
+    fn parses_what_people_type() {
+        assert_eq!(exact("1.5"), WAD + WAD / U256::from(2));
+        assert_eq!(exact("50000"), U256::from(50_000u64) * WAD);
+        assert_eq!(exact("50,000"), U256::from(50_000u64) * WAD);
+        assert_eq!(exact(".5"), WAD / U256::from(2));
+        assert_eq!(exact("0.000000000000000001"), U256::from(1));
+        assert_eq!(parse_amount("ALL", 18, "MKR"), Ok(Amount::All));
+    }
+
+    #[test]
+    fn rejects_with_a_reason() {
+        let err = |t: &str| parse_amount(t, 18, "MKR").unwrap_err();
+        assert!(err("0.0000000000000000001").contains("decimals"));
+        assert!(err("-1").contains("negative"));
+        assert!(err("0").contains("zero"));
+        assert!(err("0.0").contains("zero"));
+        assert!(err("1e18").contains("not an amount"));
+        assert!(err("").contains("not an amount"));
+        assert!(err(".").contains("not an amount"));
+        assert!(err("1.2.3").contains("not an amount"));
+        assert!(err(&"9".repeat(80)).contains("too large"));
+    }
+}

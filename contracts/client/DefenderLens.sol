@@ -8,12 +8,15 @@ pragma solidity ^0.8.24;
 // shape serves mainnet, Protego-only chains and the devnet alike.
 
 contract DefenderLens {
-    struct Snapshot {
+    struct Block {
         uint256 chainId;
-        uint256 blockNumber;
+        uint256 number;
         uint256 timestamp;
         uint256 baseFee;
-        // where things are
+    }
+
+    /// Where things are.
+    struct Contracts {
         address chief;
         address pause;
         address esm;
@@ -22,17 +25,25 @@ contract DefenderLens {
         address gov;
         address iou;
         address pauseProxy;
-        // the voting token
+    }
+
+    /// The voting token, the pause, the chief and the ESM.
+    struct Governance {
         bytes32 symbol;
         uint256 decimals;
-        // pause and chief
         uint256 pauseDelay;
         address hat;
         uint256 hatApprovals;
         uint256 maxYays;
         uint256 chiefLive;
-        // defender
-        uint256 defenderLive;
+        uint256 esmSum;
+        uint256 esmMin;
+        uint256 esmLive;
+    }
+
+    /// The live dss-defender instance and its default spell.
+    struct Defender {
+        uint256 live;
         uint256 released;
         uint256 activatedAt;
         uint256 total;
@@ -44,11 +55,10 @@ contract DefenderLens {
         uint256 spellApprovals;
         uint256 spellEta;
         bool spellDone;
-        // ESM
-        uint256 esmSum;
-        uint256 esmMin;
-        uint256 esmLive;
-        // the user
+    }
+
+    /// The signer's own position.
+    struct Position {
         uint256 ethBalance;
         uint256 govBalance;
         uint256 iouBalance;
@@ -63,14 +73,19 @@ contract DefenderLens {
         uint256 unlockAt;
     }
 
+    struct Snapshot {
+        Block block;
+        Contracts at;
+        Governance gov;
+        Defender defender;
+        Position user;
+    }
+
     /// `book` = [chief, pause, esm, defender, protego]; zero entries are looked up in `chainlog`
     /// (when it is not zero) under MCD_ADM, MCD_PAUSE, MCD_ESM, MCD_DEFENDER, MCD_PROTEGO.
     constructor(address chainlog, address[5] memory book, address user) {
         Snapshot memory s;
-        s.chainId = block.chainid;
-        s.blockNumber = block.number;
-        s.timestamp = block.timestamp;
-        s.baseFee = block.basefee;
+        s.block = Block(block.chainid, block.number, block.timestamp, block.basefee);
 
         bytes32[5] memory keys = [bytes32("MCD_ADM"), "MCD_PAUSE", "MCD_ESM", "MCD_DEFENDER", "MCD_PROTEGO"];
         for (uint256 i = 0; i < 5; i++) {
@@ -78,25 +93,15 @@ contract DefenderLens {
                 book[i] = _address(chainlog, abi.encodeWithSignature("getAddress(bytes32)", keys[i]));
             }
         }
-        (s.chief, s.pause, s.esm, s.defender, s.protego) = (book[0], book[1], book[2], book[3], book[4]);
+        Contracts memory at = s.at;
+        (at.chief, at.pause, at.esm, at.defender, at.protego) = (book[0], book[1], book[2], book[3], book[4]);
+        at.gov = _address(at.chief, abi.encodeWithSignature("GOV()"));
+        at.iou = _address(at.chief, abi.encodeWithSignature("IOU()"));
+        at.pauseProxy = _address(at.pause, abi.encodeWithSignature("proxy()"));
 
-        s.gov = _address(s.chief, abi.encodeWithSignature("GOV()"));
-        s.iou = _address(s.chief, abi.encodeWithSignature("IOU()"));
-        s.pauseProxy = _address(s.pause, abi.encodeWithSignature("proxy()"));
-        s.symbol = bytes32(_word(s.gov, abi.encodeWithSignature("symbol()")));
-        s.decimals = _word(s.gov, abi.encodeWithSignature("decimals()"));
-
-        s.pauseDelay = _word(s.pause, abi.encodeWithSignature("delay()"));
-        s.hat = _address(s.chief, abi.encodeWithSignature("hat()"));
-        s.hatApprovals = _word(s.chief, abi.encodeWithSignature("approvals(address)", s.hat));
-        s.maxYays = _word(s.chief, abi.encodeWithSignature("MAX_YAYS()"));
-        s.chiefLive = _word(s.chief, abi.encodeWithSignature("live()"));
-
-        _readDefender(s);
-        s.esmSum = _word(s.esm, abi.encodeWithSignature("Sum()"));
-        s.esmMin = _word(s.esm, abi.encodeWithSignature("min()"));
-        s.esmLive = _word(s.esm, abi.encodeWithSignature("live()"));
-        if (user != address(0)) _readUser(s, user);
+        _readGovernance(s.gov, at);
+        _readDefender(s.defender, at);
+        if (user != address(0)) _readUser(s.user, at, s.gov.maxYays, user);
 
         bytes memory out = abi.encode(s);
         assembly {
@@ -108,37 +113,50 @@ contract DefenderLens {
     /// output with bindings generated from abi/DefenderLens.json like every other contract.
     function snapshotShape() external pure returns (Snapshot memory s) {}
 
-    function _readDefender(Snapshot memory s) internal view {
-        address d = s.defender;
-        if (d.code.length == 0) return;
-        s.defenderLive = _word(d, abi.encodeWithSignature("live()"));
-        s.released = _word(d, abi.encodeWithSignature("released()"));
-        s.activatedAt = _word(d, abi.encodeWithSignature("activatedAt()"));
-        s.total = _word(d, abi.encodeWithSignature("total()"));
-        s.threshold = _word(d, abi.encodeWithSignature("threshold()"));
-        s.cancelDuration = _word(d, abi.encodeWithSignature("cancelDuration()"));
-        s.lockupDuration = _word(d, abi.encodeWithSignature("lockupDuration()"));
-        s.canceling = _word(d, abi.encodeWithSignature("canceling()")) != 0;
-        s.spell = _address(d, abi.encodeWithSignature("spell()"));
-        s.spellApprovals = _word(s.chief, abi.encodeWithSignature("approvals(address)", s.spell));
-        s.spellEta = _word(s.spell, abi.encodeWithSignature("eta()"));
-        s.spellDone = _word(s.spell, abi.encodeWithSignature("done()")) != 0;
+    function _readGovernance(Governance memory g, Contracts memory at) internal view {
+        g.symbol = bytes32(_word(at.gov, abi.encodeWithSignature("symbol()")));
+        g.decimals = _word(at.gov, abi.encodeWithSignature("decimals()"));
+        g.pauseDelay = _word(at.pause, abi.encodeWithSignature("delay()"));
+        g.hat = _address(at.chief, abi.encodeWithSignature("hat()"));
+        g.hatApprovals = _word(at.chief, abi.encodeWithSignature("approvals(address)", g.hat));
+        g.maxYays = _word(at.chief, abi.encodeWithSignature("MAX_YAYS()"));
+        g.chiefLive = _word(at.chief, abi.encodeWithSignature("live()"));
+        g.esmSum = _word(at.esm, abi.encodeWithSignature("Sum()"));
+        g.esmMin = _word(at.esm, abi.encodeWithSignature("min()"));
+        g.esmLive = _word(at.esm, abi.encodeWithSignature("live()"));
     }
 
-    function _readUser(Snapshot memory s, address user) internal view {
-        s.ethBalance = user.balance;
-        s.govBalance = _word(s.gov, abi.encodeWithSignature("balanceOf(address)", user));
-        s.iouBalance = _word(s.iou, abi.encodeWithSignature("balanceOf(address)", user));
-        s.govAllowanceDefender = _allowance(s.gov, user, s.defender);
-        s.govAllowanceChief = _allowance(s.gov, user, s.chief);
-        s.govAllowanceEsm = _allowance(s.gov, user, s.esm);
-        s.iouAllowanceChief = _allowance(s.iou, user, s.chief);
-        s.chiefDeposits = _word(s.chief, abi.encodeWithSignature("deposits(address)", user));
-        s.slate = bytes32(_word(s.chief, abi.encodeWithSignature("votes(address)", user)));
-        s.yays = _slate(s.chief, s.slate, s.maxYays);
-        if (s.defender.code.length > 0) {
-            s.deposit = _word(s.defender, abi.encodeWithSignature("deposits(address)", user));
-            s.unlockAt = _word(s.defender, abi.encodeWithSignature("unlockAt(address)", user));
+    function _readDefender(Defender memory d, Contracts memory at) internal view {
+        address instance = at.defender;
+        if (instance.code.length == 0) return;
+        d.live = _word(instance, abi.encodeWithSignature("live()"));
+        d.released = _word(instance, abi.encodeWithSignature("released()"));
+        d.activatedAt = _word(instance, abi.encodeWithSignature("activatedAt()"));
+        d.total = _word(instance, abi.encodeWithSignature("total()"));
+        d.threshold = _word(instance, abi.encodeWithSignature("threshold()"));
+        d.cancelDuration = _word(instance, abi.encodeWithSignature("cancelDuration()"));
+        d.lockupDuration = _word(instance, abi.encodeWithSignature("lockupDuration()"));
+        d.canceling = _word(instance, abi.encodeWithSignature("canceling()")) != 0;
+        d.spell = _address(instance, abi.encodeWithSignature("spell()"));
+        d.spellApprovals = _word(at.chief, abi.encodeWithSignature("approvals(address)", d.spell));
+        d.spellEta = _word(d.spell, abi.encodeWithSignature("eta()"));
+        d.spellDone = _word(d.spell, abi.encodeWithSignature("done()")) != 0;
+    }
+
+    function _readUser(Position memory p, Contracts memory at, uint256 maxYays, address user) internal view {
+        p.ethBalance = user.balance;
+        p.govBalance = _word(at.gov, abi.encodeWithSignature("balanceOf(address)", user));
+        p.iouBalance = _word(at.iou, abi.encodeWithSignature("balanceOf(address)", user));
+        p.govAllowanceDefender = _allowance(at.gov, user, at.defender);
+        p.govAllowanceChief = _allowance(at.gov, user, at.chief);
+        p.govAllowanceEsm = _allowance(at.gov, user, at.esm);
+        p.iouAllowanceChief = _allowance(at.iou, user, at.chief);
+        p.chiefDeposits = _word(at.chief, abi.encodeWithSignature("deposits(address)", user));
+        p.slate = bytes32(_word(at.chief, abi.encodeWithSignature("votes(address)", user)));
+        p.yays = _slate(at.chief, p.slate, maxYays);
+        if (at.defender.code.length > 0) {
+            p.deposit = _word(at.defender, abi.encodeWithSignature("deposits(address)", user));
+            p.unlockAt = _word(at.defender, abi.encodeWithSignature("unlockAt(address)", user));
         }
     }
 

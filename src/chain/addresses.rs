@@ -25,6 +25,7 @@ pub mod keys {
     pub const MCD_DEFENDER: &str = "MCD_DEFENDER";
     pub const MCD_DEFENDER_AUTHORITY: &str = "MCD_DEFENDER_AUTHORITY";
     pub const MCD_DEFENDER_FAB: &str = "MCD_DEFENDER_FAB";
+    pub const MCD_PROTEGO: &str = "MCD_PROTEGO";
 }
 
 /// The JSON file a devnet writes and `--addresses` reads, for chains without a chainlog.

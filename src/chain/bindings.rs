@@ -93,6 +93,11 @@ sol!(
     MintAction,
     "abi/MintAction.json"
 );
+sol!(
+    #[derive(Debug)]
+    DefenderLens,
+    "abi/DefenderLens.json"
+);
 
 sol! {
     /// ds-note's anonymous event, as DSPause and DSChief emit it on mainnet. Anonymous: topic0
@@ -123,6 +128,7 @@ pub mod bytecode {
         VOTE_PROXY_FACTORY => "VoteProxyFactory.bin",
         DSS_EXEC => "DssExec.bin",
         MINT_ACTION => "MintAction.bin",
+        DEFENDER_LENS => "DefenderLens.bin",
     }
 }
 

@@ -4,3 +4,4 @@ pub mod addresses;
 pub mod bindings;
 pub mod discovery;
 pub mod rpc;
+pub mod snapshot;

@@ -1,40 +1,76 @@
 //! Connecting to the JSON-RPC endpoint, with errors that say what to do.
+//!
+//! Connecting sends nothing: the first batch of an action carries the chain id check, so
+//! preparing an action costs as few HTTP round trips as possible.
+
+use std::time::Duration;
 
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use anyhow::{Context, Result, bail};
+use alloy::transports::{RpcError, TransportErrorKind};
+use anyhow::{Context, Result, anyhow, bail};
 
-/// A connected provider and the chain it serves.
+/// How long one HTTP request may take before the RPC is declared unresponsive.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A provider for the endpoint; nothing has been sent yet.
+#[derive(Clone)]
 pub struct Connection {
     pub provider: DynProvider,
-    pub chain_id: u64,
     pub url: String,
 }
 
-/// Connects to `url` and checks the chain id against `expected` (the `--chain` option).
-pub async fn connect(url: &str, expected: Option<u64>) -> Result<Connection> {
+pub fn connect(url: &str) -> Result<Connection> {
     let parsed = url
         .parse()
         .with_context(|| format!("--rpc-url {url:?} is not a URL (expected e.g. http://127.0.0.1:8545)"))?;
     let provider = ProviderBuilder::new().disable_recommended_fillers().connect_http(parsed).erased();
-    let chain_id = match tokio::time::timeout(std::time::Duration::from_secs(15), provider.get_chain_id())
-        .await
-    {
-        Ok(Ok(id)) => id,
-        Ok(Err(error)) => bail!(
-            "cannot reach the RPC at {url}: {error}\n  check the URL and that the node is running \
-             (for a local chain: `defender devnet`), or pass another with --rpc-url / ETH_RPC_URL"
-        ),
-        Err(_) => bail!(
-            "the RPC at {url} did not answer within 15 s: try another endpoint with --rpc-url / ETH_RPC_URL"
-        ),
-    };
+    Ok(Connection { provider, url: url.to_owned() })
+}
+
+impl Connection {
+    /// Turns a transport failure into an error that names the endpoint and the way out.
+    pub fn unreachable(&self, error: RpcError<TransportErrorKind>) -> anyhow::Error {
+        match error {
+            RpcError::Transport(kind) => anyhow!(
+                "cannot reach the RPC at {}: {kind}\n  check the URL and that the node is running \
+                 (for a local chain: `defender devnet`), or pass another with --rpc-url / ETH_RPC_URL",
+                self.url
+            ),
+            other => anyhow!("the RPC at {} answered with an error: {other}", self.url),
+        }
+    }
+
+    /// Runs `request` with the RPC timeout, mapping failures to actionable errors.
+    pub async fn timed<T>(
+        &self,
+        request: impl std::future::Future<Output = Result<T, RpcError<TransportErrorKind>>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(REQUEST_TIMEOUT, request).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(self.unreachable(error)),
+            Err(_) => bail!(
+                "the RPC at {} did not answer within {} s: try another endpoint with --rpc-url / ETH_RPC_URL",
+                self.url,
+                REQUEST_TIMEOUT.as_secs()
+            ),
+        }
+    }
+
+    /// Asks for the chain id alone (for commands that have no other first request).
+    pub async fn chain_id(&self) -> Result<u64> {
+        self.timed(self.provider.get_chain_id()).await
+    }
+}
+
+/// Refuses a chain other than the one `--chain` names.
+pub fn check_chain(url: &str, actual: u64, expected: Option<u64>) -> Result<()> {
     if let Some(expected) = expected
-        && expected != chain_id
+        && expected != actual
     {
         bail!(
-            "the RPC at {url} serves chain {chain_id}, but --chain says {expected}: \
+            "the RPC at {url} serves chain {actual}, but --chain says {expected}: \
              nothing was signed or sent; point --rpc-url at the right network"
         );
     }
-    Ok(Connection { provider, chain_id, url: url.to_owned() })
+    Ok(())
 }

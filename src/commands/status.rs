@@ -1,15 +1,14 @@
-//! `defender status`: the live defender instance and the governance state around it.
+//! `defender status`: the live defender, the governance state around it, and your position.
+//! One HTTP request: everything comes from the DefenderLens snapshot.
 
 use std::process::ExitCode;
 
-use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
-use anyhow::{Context, Result};
+use alloy::primitives::{Address, U256};
+use anyhow::Result;
 use clap::Args;
-use serde::Serialize;
+use serde_json::json;
 
-use crate::chain::addresses::keys;
-use crate::chain::bindings::{DSChief, DSToken, DssDefender, ESM};
+use crate::chain::snapshot::{Prepared, Reads, prepare};
 use crate::chain::{discovery, rpc};
 use crate::cli::GlobalArgs;
 use crate::units::{format_duration, format_token};
@@ -17,171 +16,151 @@ use crate::units::{format_duration, format_token};
 #[derive(Debug, Args)]
 pub struct StatusArgs {}
 
-/// The facts `status` reports, also its `--json` document.
-#[derive(Debug, Serialize)]
-pub struct Status {
-    pub chain_id: u64,
-    pub block: u64,
-    pub timestamp: u64,
-    pub token: Token,
-    pub defender: Defender,
-    pub chief: Chief,
-    pub esm: Esm,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Token {
-    pub address: Address,
-    pub symbol: String,
-    pub decimals: u8,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Defender {
-    pub address: Address,
-    pub live: bool,
-    pub released: bool,
-    #[serde(with = "crate::units::decimal")]
-    pub threshold: U256,
-    #[serde(with = "crate::units::decimal")]
-    pub total: U256,
-    pub cancel_duration: u64,
-    pub lockup_duration: u64,
-    pub activated_at: Option<u64>,
-    pub canceling_until: Option<u64>,
-    pub canceling: bool,
-    pub default_spell: Address,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Chief {
-    pub address: Address,
-    pub hat: Address,
-    #[serde(with = "crate::units::decimal")]
-    pub hat_approvals: U256,
-    #[serde(with = "crate::units::decimal")]
-    pub default_spell_approvals: U256,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Esm {
-    pub address: Address,
-    #[serde(with = "crate::units::decimal")]
-    pub sum: U256,
-    #[serde(with = "crate::units::decimal")]
-    pub min: U256,
-    pub live: bool,
-}
-
 pub async fn run(global: &GlobalArgs, _args: StatusArgs) -> Result<ExitCode> {
-    let connection = rpc::connect(&global.rpc_url, global.chain).await?;
-    let book = discovery::resolve(&connection, global).await?;
-    let p = &connection.provider;
-
-    let defender_addr = book.get(keys::MCD_DEFENDER)?;
-    let defender = DssDefender::new(defender_addr, p);
-    let chief_addr = defender
-        .chief()
-        .call()
-        .await
-        .context("MCD_DEFENDER does not answer chief(): is it a dss-defender?")?;
-    let chief = DSChief::new(chief_addr, p);
-    let gov = chief.GOV().call().await?;
-    let token = DSToken::new(gov, p);
-    let symbol = bytes32_text(token.symbol().call().await.unwrap_or_default());
-    let decimals: u8 = token.decimals().call().await.map(|d| d.saturating_to()).unwrap_or(18);
-
-    let block =
-        p.get_block_by_number(Default::default()).await?.context("the node returned no latest block")?;
-    let now = block.header.timestamp;
-    let activated_at: u64 = defender.activatedAt().call().await?.saturating_to();
-    let cancel_duration: u64 = defender.cancelDuration().call().await?.saturating_to();
-    let spell = defender.spell().call().await?;
-    let hat = chief.hat().call().await?;
-    let esm_addr = defender.esm().call().await?;
-    let esm = ESM::new(esm_addr, p);
-
-    let status = Status {
-        chain_id: connection.chain_id,
-        block: block.header.number,
-        timestamp: now,
-        token: Token { address: gov, symbol, decimals },
-        defender: Defender {
-            address: defender_addr,
-            live: defender.live().call().await? == U256::from(1),
-            released: defender.released().call().await? == U256::from(1),
-            threshold: defender.threshold().call().await?,
-            total: defender.total().call().await?,
-            cancel_duration,
-            lockup_duration: defender.lockupDuration().call().await?.saturating_to(),
-            activated_at: (activated_at != 0).then_some(activated_at),
-            canceling_until: (activated_at != 0).then_some(activated_at + cancel_duration),
-            canceling: defender.canceling().call().await?,
-            default_spell: spell,
-        },
-        chief: Chief {
-            address: chief_addr,
-            hat,
-            hat_approvals: chief.approvals(hat).call().await?,
-            default_spell_approvals: chief.approvals(spell).call().await?,
-        },
-        esm: Esm {
-            address: esm_addr,
-            sum: esm.Sum().call().await?,
-            min: esm.min().call().await?,
-            live: esm.live().call().await? == U256::from(1),
-        },
-    };
-
+    let connection = rpc::connect(&global.rpc_url)?;
+    let sources = discovery::resolve(global)?;
+    let reads = Reads { user: global.from, ..Reads::default() };
+    let prepared = prepare(&connection, &sources, global.chain, &reads).await?;
     if global.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        println!("{}", serde_json::to_string_pretty(&to_json(&prepared, global.from))?);
     } else {
-        print(&status);
+        print(&prepared, global.from);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print(s: &Status) {
-    let amount = |wad: U256| format!("{} {}", format_token(wad, s.token.decimals), s.token.symbol);
-    let d = &s.defender;
-    println!("chain {} at block {}", s.chain_id, s.block);
-    println!("defender {}", d.address);
-    let state = match (d.live, d.canceling, d.activated_at) {
-        (false, _, _) => "caged (replaced by a newer instance)".to_owned(),
-        (true, true, _) => format!(
-            "CANCELING: anyone can drop queued plans for {}",
-            format_duration(d.canceling_until.unwrap_or(0).saturating_sub(s.timestamp))
-        ),
-        (true, false, Some(_)) => "activated; the cancel window is over".to_owned(),
-        (true, false, None) => "live, not activated".to_owned(),
-    };
-    println!("  state        {state}{}", if d.released { "; deposits released early" } else { "" });
-    let percent = if d.threshold.is_zero() {
-        0.0
-    } else {
-        (d.total * U256::from(10_000) / d.threshold).saturating_to::<u64>() as f64 / 100.0
-    };
-    println!("  deposits     {} of {} threshold ({percent:.2}%)", amount(d.total), amount(d.threshold));
-    println!(
-        "  windows      cancel {}, lockup {}",
-        format_duration(d.cancel_duration),
-        format_duration(d.lockup_duration)
-    );
-    println!("  default spell {}", d.default_spell);
-    let c = &s.chief;
-    println!("chief {}", c.address);
-    println!("  hat          {} with {}", c.hat, amount(c.hat_approvals));
-    println!("  default spell has {}", amount(c.default_spell_approvals));
-    println!("ESM {}", s.esm.address);
-    println!(
-        "  joined       {} of {} needed to fire{}",
-        amount(s.esm.sum),
-        amount(s.esm.min),
-        if s.esm.live { "" } else { " (disabled)" }
-    );
+fn dec(value: U256) -> String {
+    value.to_string()
 }
 
-/// DSToken's bytes32 symbol as text.
-fn bytes32_text(word: B256) -> String {
-    String::from_utf8_lossy(&word.0).trim_end_matches('\0').to_owned()
+/// The `--json` document (docs/cli.md): amounts as decimal strings in base units.
+pub fn to_json(p: &Prepared, user: Option<Address>) -> serde_json::Value {
+    let s = &p.snapshot;
+    let d = &s.defender;
+    let defender = s.has_defender().then(|| {
+        json!({
+            "address": s.at.defender,
+            "live": d.live == U256::from(1),
+            "released": d.released == U256::from(1),
+            "threshold": dec(d.threshold),
+            "total": dec(d.total),
+            "cancel_duration": d.cancelDuration.saturating_to::<u64>(),
+            "lockup_duration": d.lockupDuration.saturating_to::<u64>(),
+            "activated_at": (!d.activatedAt.is_zero()).then(|| d.activatedAt.saturating_to::<u64>()),
+            "canceling_until": s.canceling_until(),
+            "canceling": d.canceling,
+            "default_spell": d.spell,
+            "default_spell_eta": (!d.spellEta.is_zero()).then(|| d.spellEta.saturating_to::<u64>()),
+            "default_spell_done": d.spellDone,
+        })
+    });
+    let position = user.map(|address| {
+        let u = &s.user;
+        json!({
+            "address": address,
+            "eth": dec(u.ethBalance),
+            "balance": dec(u.govBalance),
+            "chief_deposit": dec(u.chiefDeposits),
+            "slate": u.yays,
+            "defender_deposit": dec(u.deposit),
+            "unlock_at": (!u.unlockAt.is_zero()).then(|| u.unlockAt.saturating_to::<u64>()),
+        })
+    });
+    json!({
+        "chain_id": p.chain_id,
+        "block": s.block.number.saturating_to::<u64>(),
+        "timestamp": s.now(),
+        "token": { "address": s.at.gov, "symbol": s.symbol(), "decimals": s.decimals() },
+        "defender": defender,
+        "chief": {
+            "address": s.at.chief,
+            "hat": s.gov.hat,
+            "hat_approvals": dec(s.gov.hatApprovals),
+            "default_spell_approvals": dec(d.spellApprovals),
+        },
+        "pause": { "address": s.at.pause, "delay": s.gov.pauseDelay.saturating_to::<u64>() },
+        "esm": {
+            "address": s.at.esm,
+            "sum": dec(s.gov.esmSum),
+            "min": dec(s.gov.esmMin),
+            "live": s.gov.esmLive == U256::from(1),
+            "can_fire": s.esm_can_fire(),
+        },
+        "protego": (s.at.protego != Address::ZERO).then_some(s.at.protego),
+        "position": position,
+    })
+}
+
+fn print(p: &Prepared, user: Option<Address>) {
+    let s = &p.snapshot;
+    let (symbol, decimals) = (s.symbol(), s.decimals());
+    let amount = |wad: U256| format!("{} {symbol}", format_token(wad, decimals));
+    let now = s.now();
+    println!("chain {} at block {}", p.chain_id, s.block.number);
+    if s.has_defender() {
+        let d = &s.defender;
+        println!("defender {}", s.at.defender);
+        let state = if d.live != U256::from(1) {
+            "caged (replaced by a newer instance)".to_owned()
+        } else if d.canceling {
+            let left = s.canceling_until().unwrap_or(now).saturating_sub(now);
+            format!("CANCELING: anyone can drop queued plans for {}", format_duration(left))
+        } else if !d.activatedAt.is_zero() {
+            "activated; the cancel window is over".to_owned()
+        } else {
+            "live, not activated".to_owned()
+        };
+        let released = if d.released == U256::from(1) { "; deposits released early" } else { "" };
+        println!("  state          {state}{released}");
+        let percent = if d.threshold.is_zero() {
+            0.0
+        } else {
+            (d.total * U256::from(10_000) / d.threshold).saturating_to::<u64>() as f64 / 100.0
+        };
+        println!("  deposits       {} of {} ({percent:.2}%)", amount(d.total), amount(d.threshold));
+        println!(
+            "  windows        cancel {}, lockup {}",
+            format_duration(d.cancelDuration.saturating_to()),
+            format_duration(d.lockupDuration.saturating_to())
+        );
+        let spell_state = match (d.spellDone, d.spellEta.is_zero()) {
+            (true, _) => "cast".to_owned(),
+            (false, false) => format!("scheduled, castable at {}", d.spellEta),
+            (false, true) => "not scheduled".to_owned(),
+        };
+        println!("  default spell  {} ({spell_state})", d.spell);
+        println!(
+            "    approvals    {} vs the hat's {}{}",
+            amount(d.spellApprovals),
+            amount(s.gov.hatApprovals),
+            if d.spell == s.gov.hat { " (it is the hat)" } else { "" }
+        );
+    } else {
+        println!("no dss-defender on this chain (MCD_DEFENDER is not set)");
+    }
+    println!("chief {}", s.at.chief);
+    println!("  hat            {} with {}", s.gov.hat, amount(s.gov.hatApprovals));
+    println!("pause {} (delay {})", s.at.pause, format_duration(s.gov.pauseDelay.saturating_to()));
+    if s.esm_can_fire() {
+        println!("ESM {}: {} joined of {} to fire", s.at.esm, amount(s.gov.esmSum), amount(s.gov.esmMin));
+    } else {
+        println!("ESM {}: disabled, it can never fire ({} joined)", s.at.esm, amount(s.gov.esmSum));
+    }
+    if let Some(address) = user {
+        let u = &s.user;
+        println!("you {address}");
+        println!("  wallet         {} and {} ETH", amount(u.govBalance), format_token(u.ethBalance, 18));
+        println!("  chief          {} locked, voting for {:?}", amount(u.chiefDeposits), u.yays);
+        if s.has_defender() {
+            let unlock = u.unlockAt.saturating_to::<u64>();
+            let lock = if u.deposit.is_zero() {
+                String::new()
+            } else if unlock > now {
+                format!(", locked for {}", format_duration(unlock - now))
+            } else {
+                ", withdrawable".to_owned()
+            };
+            println!("  defender       {} deposited{lock}", amount(u.deposit));
+        }
+    }
 }

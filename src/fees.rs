@@ -1,0 +1,116 @@
+//! EIP-1559 fee defaults from `eth_feeHistory`, and the user's overrides.
+
+use alloy::primitives::U256;
+use alloy::rpc::types::FeeHistory;
+use clap::Args;
+
+const GWEI: u128 = 1_000_000_000;
+
+/// Fee options shared by every command that sends.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FeeArgs {
+    /// Priority fee (tip) in gwei [default: the median of recent blocks, at least 0.1].
+    #[arg(long, value_name = "GWEI", value_parser = parse_gwei, global = true)]
+    pub priority_fee: Option<u128>,
+
+    /// Maximum fee per gas in gwei [default: twice the next base fee plus the tip].
+    #[arg(long, value_name = "GWEI", value_parser = parse_gwei, global = true)]
+    pub max_fee: Option<u128>,
+
+    /// Gas limit for every transaction [default: simulated use plus a margin].
+    #[arg(long, value_name = "GAS", global = true)]
+    pub gas_limit: Option<u64>,
+
+    /// Fees to win a race (cancelling a plot): a high tip and room for three base-fee rises.
+    #[arg(long, global = true)]
+    pub urgent: bool,
+}
+
+/// The fees every transaction of a plan will carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Fees {
+    pub max_fee_per_gas: u128,
+    pub max_priority_fee_per_gas: u128,
+}
+
+/// What the last blocks say about fees.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FeeMarket {
+    pub next_base_fee: u128,
+    pub median_tip: u128,
+    pub high_tip: u128,
+}
+
+/// Percentiles requested from `eth_feeHistory`: the median and the 90th.
+pub const REWARD_PERCENTILES: [f64; 2] = [50.0, 90.0];
+/// How many recent blocks `eth_feeHistory` covers.
+pub const HISTORY_BLOCKS: u64 = 10;
+
+impl FeeMarket {
+    pub fn from_history(history: &FeeHistory) -> Self {
+        let next_base_fee = history.base_fee_per_gas.last().copied().unwrap_or_default();
+        let column = |i: usize| {
+            let mut tips: Vec<u128> =
+                history.reward.iter().flatten().filter_map(|row| row.get(i).copied()).collect();
+            tips.sort_unstable();
+            tips.get(tips.len() / 2).copied().unwrap_or_default()
+        };
+        Self { next_base_fee, median_tip: column(0), high_tip: column(1) }
+    }
+}
+
+impl FeeArgs {
+    pub fn resolve(&self, market: FeeMarket) -> Fees {
+        let (floor, base_multiplier, tip) = if self.urgent {
+            (2 * GWEI, 3, market.high_tip.saturating_mul(2))
+        } else {
+            (GWEI / 10, 2, market.median_tip)
+        };
+        let priority = self.priority_fee.unwrap_or(tip.max(floor));
+        let max_fee = self
+            .max_fee
+            .unwrap_or(market.next_base_fee.saturating_mul(base_multiplier).saturating_add(priority));
+        Fees { max_fee_per_gas: max_fee.max(priority), max_priority_fee_per_gas: priority }
+    }
+}
+
+fn parse_gwei(text: &str) -> Result<u128, String> {
+    match crate::units::parse_amount(text, 9, "gwei") {
+        Ok(crate::units::Amount::Exact(wei)) => {
+            u128::try_from(wei).map_err(|_| format!("{text} gwei is more than any fee"))
+        }
+        Ok(crate::units::Amount::All) => Err("a fee cannot be `all`".into()),
+        Err(message) => Err(message),
+    }
+}
+
+/// Gas limit for a transaction the simulation says uses `used`: refunds and the 63/64 rule
+/// mean the limit must exceed the use; a quarter more plus a fixed margin covers both.
+pub fn gas_limit_for(used: u64) -> u64 {
+    used.saturating_add(used / 4).saturating_add(20_000)
+}
+
+/// The most a transaction can cost: gas limit times max fee.
+pub fn max_cost(gas_limit: u64, fees: Fees) -> U256 {
+    U256::from(gas_limit) * U256::from(fees.max_fee_per_gas)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_market_and_urgent_outbids() {
+        let market = FeeMarket { next_base_fee: 10 * GWEI, median_tip: GWEI, high_tip: 3 * GWEI };
+        let normal = FeeArgs::default().resolve(market);
+        assert_eq!(normal, Fees { max_fee_per_gas: 21 * GWEI, max_priority_fee_per_gas: GWEI });
+        let urgent = FeeArgs { urgent: true, ..Default::default() }.resolve(market);
+        assert_eq!(urgent, Fees { max_fee_per_gas: 36 * GWEI, max_priority_fee_per_gas: 6 * GWEI });
+        let quiet = FeeArgs::default().resolve(FeeMarket::default());
+        assert_eq!(quiet.max_priority_fee_per_gas, GWEI / 10);
+        let set = FeeArgs { priority_fee: Some(2 * GWEI), max_fee: Some(GWEI), ..Default::default() };
+        assert_eq!(set.resolve(market).max_fee_per_gas, 2 * GWEI, "max fee never below the tip");
+        assert_eq!(parse_gwei("1.5"), Ok(1_500_000_000));
+        assert!(parse_gwei("0.0000000001").is_err());
+    }
+}
