@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use alloy::primitives::Address;
 use clap::{Args, Parser, Subcommand};
 
+use crate::commands::actions;
 use crate::commands::devnet::DevnetArgs;
 use crate::commands::status::StatusArgs;
 
@@ -23,6 +24,10 @@ use crate::commands::status::StatusArgs;
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    #[command(flatten)]
+    pub signer: crate::signers::SignerArgs,
+    #[command(flatten)]
+    pub fees: crate::fees::FeeArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -53,12 +58,30 @@ pub struct GlobalArgs {
     /// Print one JSON document instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Build, simulate and preview, then stop: nothing is signed or sent.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation (irreversible actions also need --burn).
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The live defender: threshold progress, cancel window, lockup, default spell vs the hat, ESM.
     Status(StatusArgs),
+    /// Approve if needed, then deposit into the defender (AMOUNT: 1.5, 50000, all).
+    Deposit(actions::DepositArgs),
+    /// Withdraw from the defender after the lockup or an early release.
+    Withdraw(actions::WithdrawArgs),
+    /// Move a deposit into the ESM (burned), join it from the wallet (--direct), or `esm fire`.
+    Esm(actions::EsmArgs),
+    /// Vote for the default spell: through the chief (optionally --lock), --delegate or --proxy.
+    Vote(actions::VoteArgs),
+    /// Make the default spell the hat once it has more approvals.
+    Lift(actions::LiftArgs),
     /// Start anvil with the reference contracts and print the address book.
     Devnet(DevnetArgs),
 }

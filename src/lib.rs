@@ -3,9 +3,15 @@
 //! The modules follow the pipeline: `commands` parse intent, `chain` knows the contracts and
 //! where they are, `devnet` stands up a local chain with the reference contracts.
 
+pub mod actions;
 pub mod chain;
 pub mod cli;
 pub mod commands;
 pub mod devnet;
 pub mod fees;
+pub mod pipeline;
+pub mod preview;
+pub mod send;
+pub mod signers;
+pub mod simulate;
 pub mod units;

@@ -22,7 +22,20 @@ fn main() -> ExitCode {
             for cause in error.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
-            ExitCode::FAILURE
+            exit_code(&error)
         }
+    }
+}
+
+/// Exit codes (docs/cli.md): 1 failed, 2 bad input, 3 refused before signing, 4 partly sent.
+fn exit_code(error: &anyhow::Error) -> ExitCode {
+    if error.is::<defender::send::PartlySent>() {
+        ExitCode::from(4)
+    } else if error.is::<defender::pipeline::Refused>() {
+        ExitCode::from(3)
+    } else if error.is::<defender::commands::session::InputError>() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
     }
 }

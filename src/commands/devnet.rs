@@ -73,7 +73,7 @@ fn parse_whole_tokens(text: &str) -> Result<U256, String> {
     Ok(U256::from(whole) * WAD)
 }
 
-pub async fn run(global: &GlobalArgs, args: DevnetArgs) -> Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: &DevnetArgs) -> Result<ExitCode> {
     let state_dir = args.state_dir.clone().unwrap_or_else(devnet::default_state_dir);
     if args.stop {
         return stop(&state_dir, global.json);

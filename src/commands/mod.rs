@@ -1,6 +1,8 @@
 //! One module per command; each turns parsed arguments into work and a report.
 
+pub mod actions;
 pub mod devnet;
+pub mod session;
 pub mod status;
 
 use std::process::ExitCode;
@@ -10,8 +12,13 @@ use anyhow::Result;
 use crate::cli::{Cli, Command};
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
-    match cli.command {
+    match &cli.command {
         Command::Status(args) => status::run(&cli.global, args).await,
         Command::Devnet(args) => devnet::run(&cli.global, args).await,
+        Command::Deposit(args) => actions::deposit(&cli, args).await,
+        Command::Withdraw(args) => actions::withdraw(&cli, args).await,
+        Command::Esm(args) => actions::esm(&cli, args).await,
+        Command::Vote(args) => actions::vote(&cli, args).await,
+        Command::Lift(args) => actions::lift(&cli, args).await,
     }
 }

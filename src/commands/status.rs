@@ -16,7 +16,7 @@ use crate::units::{format_duration, format_token};
 #[derive(Debug, Args)]
 pub struct StatusArgs {}
 
-pub async fn run(global: &GlobalArgs, _args: StatusArgs) -> Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, _args: &StatusArgs) -> Result<ExitCode> {
     let connection = rpc::connect(&global.rpc_url)?;
     let sources = discovery::resolve(global)?;
     let reads = Reads { user: global.from, ..Reads::default() };

@@ -1,0 +1,78 @@
+//! What every action command shares: the connection, the address sources, the signer, the
+//! first round trip, and handing the plan to the pipeline.
+
+use std::process::ExitCode;
+
+use alloy::primitives::Address;
+use alloy::rpc::types::TransactionRequest;
+use anyhow::Result;
+
+use crate::actions::PlanResult;
+use crate::chain::discovery::{self, Sources};
+use crate::chain::rpc::{self, Connection};
+use crate::chain::snapshot::{Prepared, Reads, prepare};
+use crate::cli::Cli;
+use crate::pipeline::{Options, Pipeline};
+use crate::signers::{self, Signer};
+use crate::units::{Amount, parse_amount};
+
+/// Bad input found once the token is known (e.g. too many decimals): exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(pub String);
+
+pub struct Session<'a> {
+    pub cli: &'a Cli,
+    pub connection: Connection,
+    pub sources: Sources,
+    pub signer: Option<Signer>,
+    /// The account acting: the signer's, else `--from`.
+    pub from: Option<Address>,
+}
+
+impl<'a> Session<'a> {
+    pub fn open(cli: &'a Cli) -> Result<Self> {
+        let connection = rpc::connect(&cli.global.rpc_url)?;
+        let sources = discovery::resolve(&cli.global)?;
+        let signer = signers::open(&cli.signer, cli.global.from)?;
+        let from = signer.as_ref().map(Signer::address).or(cli.global.from);
+        Ok(Self { cli, connection, sources, signer, from })
+    }
+
+    /// The account to act for, or an error saying how to name one.
+    pub fn require_from(&self) -> Result<Address> {
+        self.from.ok_or_else(|| {
+            anyhow::anyhow!("no account: pass a signer (--keystore, --private-key-env) or --from ADDRESS")
+        })
+    }
+
+    /// The first round trip: snapshot, nonce, fees and `extra` calls, in one HTTP request.
+    pub async fn prepare(&self, extra: Vec<TransactionRequest>) -> Result<Prepared> {
+        let reads = Reads { user: Some(self.require_from()?), fees: true, extra };
+        prepare(&self.connection, &self.sources, self.cli.global.chain, &reads).await
+    }
+
+    pub fn amount(&self, text: &str, prepared: &Prepared) -> Result<Amount> {
+        let s = &prepared.snapshot;
+        parse_amount(text, s.decimals(), &s.symbol()).map_err(|m| InputError(m).into())
+    }
+
+    /// Simulate, preview, confirm, sign and send `plan`.
+    pub async fn execute(
+        &self,
+        prepared: &Prepared,
+        plan: PlanResult,
+        irreversible_ok: bool,
+    ) -> Result<ExitCode> {
+        let g = &self.cli.global;
+        let options = Options { dry_run: g.dry_run, yes: g.yes, burn: irreversible_ok, json: g.json };
+        let pipeline = Pipeline {
+            connection: &self.connection,
+            sources: &self.sources,
+            prepared,
+            fees: &self.cli.fees,
+            options: &options,
+        };
+        pipeline.run(plan, self.require_from()?, self.signer.as_ref()).await
+    }
+}

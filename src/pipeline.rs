@@ -1,0 +1,209 @@
+//! Plan -> simulate -> preview -> confirm -> sign -> send -> report, the same for every action.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use alloy::consensus::{SignableTransaction, TxEip1559};
+use alloy::primitives::{Address, B256, TxKind};
+use anyhow::{Result, bail};
+use serde_json::json;
+
+use crate::actions::{Call, Plan, Refusal};
+use crate::chain::discovery::Sources;
+use crate::chain::rpc::Connection;
+use crate::chain::snapshot::Prepared;
+use crate::fees::{FeeArgs, Fees, gas_limit_for};
+use crate::signers::Signer;
+use crate::{preview, send, simulate};
+
+/// A planned call with everything a signature covers.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    pub call: Call,
+    pub from: Address,
+    pub chain_id: u64,
+    pub nonce: u64,
+    pub gas_limit: u64,
+    pub fees: Fees,
+}
+
+impl Transaction {
+    pub fn unsigned(&self) -> TxEip1559 {
+        TxEip1559 {
+            chain_id: self.chain_id,
+            nonce: self.nonce,
+            gas_limit: self.gas_limit,
+            max_fee_per_gas: self.fees.max_fee_per_gas,
+            max_priority_fee_per_gas: self.fees.max_priority_fee_per_gas,
+            to: TxKind::Call(self.call.to),
+            value: self.call.value,
+            access_list: Default::default(),
+            input: self.call.data.clone(),
+        }
+    }
+
+    /// keccak256 of the unsigned typed payload: what the signature covers.
+    pub fn signing_hash(&self) -> B256 {
+        self.unsigned().signature_hash()
+    }
+}
+
+/// How far to go and what the user already agreed to.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub dry_run: bool,
+    pub yes: bool,
+    /// `--burn`: with `--yes`, pre-confirms an irreversible action.
+    pub burn: bool,
+    pub json: bool,
+}
+
+/// A run that stopped on purpose before signing: exit code 3.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+pub struct Pipeline<'a> {
+    pub connection: &'a Connection,
+    pub sources: &'a Sources,
+    pub prepared: &'a Prepared,
+    pub fees: &'a FeeArgs,
+    pub options: &'a Options,
+}
+
+impl Pipeline<'_> {
+    pub async fn run(
+        &self,
+        plan: Result<Plan, Refusal>,
+        from: Address,
+        signer: Option<&Signer>,
+    ) -> Result<ExitCode> {
+        let plan = plan.map_err(|r| Refused(format!("{r}: nothing was signed or sent")))?;
+        if plan.calls.is_empty() {
+            return Err(Refused("nothing to do".into()).into());
+        }
+        let p = self.prepared;
+        if let Some(signer) = signer
+            && signer.hot_key
+            && !is_devnet(p.chain_id)
+        {
+            eprintln!("warning: {} is a key outside any device, on chain {}", signer.description, p.chain_id);
+        }
+        let simulation = simulate::simulate(self.connection, self.sources, from, &plan.calls).await?;
+        let fees = self.fees.resolve(p.market);
+        let start = p.nonce.unwrap_or_default();
+        let txs: Vec<Transaction> = plan
+            .calls
+            .iter()
+            .zip(&simulation.outcomes)
+            .enumerate()
+            .map(|(i, (call, outcome))| Transaction {
+                call: call.clone(),
+                from,
+                chain_id: p.chain_id,
+                nonce: start + i as u64,
+                gas_limit: self.fees.gas_limit.unwrap_or_else(|| gas_limit_for(outcome.gas_used)),
+                fees,
+            })
+            .collect();
+        let preview = preview::build(&plan, &txs, Some(&simulation), &p.snapshot, &p.book);
+        if !self.options.json {
+            preview::print(&preview);
+        }
+        if let Some((i, outcome)) = simulation.outcomes.iter().enumerate().find(|(_, o)| !o.ok) {
+            if self.options.json {
+                println!("{}", json!({ "preview": preview, "sent": false }));
+            }
+            return Err(Refused(format!(
+                "transaction {} of {} would revert: {}; nothing was signed or sent",
+                i + 1,
+                txs.len(),
+                outcome.revert.as_deref().unwrap_or("no reason given")
+            ))
+            .into());
+        }
+        if self.options.dry_run {
+            if self.options.json {
+                println!("{}", json!({ "preview": preview, "sent": false }));
+            } else {
+                eprintln!("\ndry run: nothing was signed or sent");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let Some(signer) = signer else {
+            bail!("no signer: pass --keystore FILE or --private-key-env VAR (or --dry-run to only preview)");
+        };
+        self.confirm(&plan, txs.len())?;
+
+        let mut signed = Vec::with_capacity(txs.len());
+        for (i, tx) in txs.iter().enumerate() {
+            let mut unsigned = tx.unsigned();
+            if !self.options.json && txs.len() > 1 {
+                eprintln!("signing {}/{}: {}", i + 1, txs.len(), tx.call.label);
+            }
+            let signature = signer.sign(&mut unsigned).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "signing transaction {} of {} failed: {e}; nothing was sent (transactions signed so far were discarded)",
+                    i + 1,
+                    txs.len()
+                )
+            })?;
+            signed.push(unsigned.into_signed(signature));
+        }
+        let report = send::broadcast(self.connection, &txs, signed, !self.options.json).await?;
+        if self.options.json {
+            println!("{}", json!({ "preview": preview, "sent": true, "receipts": report.receipts }));
+        } else {
+            report.print();
+        }
+        report.exit_code()
+    }
+
+    fn confirm(&self, plan: &Plan, count: usize) -> Result<()> {
+        if plan.irreversible {
+            if self.options.yes && self.options.burn {
+                return Ok(());
+            }
+            if !std::io::stdin().is_terminal() {
+                return Err(Refused(
+                    "this action is irreversible: confirm it at a terminal, or pass --yes --burn; nothing was signed or sent"
+                        .into(),
+                )
+                .into());
+            }
+            eprint!("\nThis cannot be undone. Type BURN to go on: ");
+            let answer = read_line()?;
+            if answer.trim() != "BURN" {
+                return Err(Refused("not confirmed: nothing was signed or sent".into()).into());
+            }
+            return Ok(());
+        }
+        if self.options.yes {
+            return Ok(());
+        }
+        if !std::io::stdin().is_terminal() {
+            return Err(Refused(
+                "no terminal to confirm at: pass --yes to send without asking; nothing was signed or sent"
+                    .into(),
+            )
+            .into());
+        }
+        eprint!("\nSign and send {count} transaction{}? [y/N] ", if count == 1 { "" } else { "s" });
+        let answer = read_line()?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Err(Refused("not confirmed: nothing was signed or sent".into()).into());
+        }
+        Ok(())
+    }
+}
+
+fn read_line() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line)
+}
+
+/// Chains where a key in a file is expected: anvil's and hardhat's defaults.
+pub fn is_devnet(chain_id: u64) -> bool {
+    matches!(chain_id, 31337 | 1337)
+}

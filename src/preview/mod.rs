@@ -1,0 +1,196 @@
+//! The preview shown before any signature: each transaction decoded from its bytes, the
+//! simulation's verdict, what changes on chain, and the warnings. The same data feeds `--json`.
+
+pub mod decode;
+
+use alloy::primitives::{Address, U256};
+use serde::Serialize;
+
+use crate::actions::{Plan, date};
+use crate::chain::addresses::AddressBook;
+use crate::chain::snapshot::Snapshot;
+use crate::fees::{Fees, max_cost};
+use crate::pipeline::Transaction;
+use crate::simulate::Simulation;
+use crate::units::format_token;
+
+/// One before → after line of the preview.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Delta {
+    pub what: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// What changes for the user and the protocol, from two snapshots.
+pub fn deltas(before: &Snapshot, after: &Snapshot) -> Vec<Delta> {
+    let tokens = |v: U256| format!("{} {}", format_token(v, before.decimals()), before.symbol());
+    let mut out = Vec::new();
+    let mut push = |what: &str, b: String, a: String| {
+        if b != a {
+            out.push(Delta { what: what.into(), before: b, after: a });
+        }
+    };
+    push("wallet balance", tokens(before.user.govBalance), tokens(after.user.govBalance));
+    push("your defender deposit", tokens(before.user.deposit), tokens(after.user.deposit));
+    let unlock = |s: &Snapshot| {
+        if s.user.unlockAt.is_zero() { "-".to_owned() } else { date(s.user.unlockAt.saturating_to()) }
+    };
+    push("your unlock date", unlock(before), unlock(after));
+    let progress = |s: &Snapshot| format!("{} of {}", tokens(s.defender.total), tokens(s.defender.threshold));
+    push("defender deposits", progress(before), progress(after));
+    let state = |s: &Snapshot| match (s.defender.canceling, s.defender.activatedAt.is_zero()) {
+        (true, _) => "canceling".to_owned(),
+        (false, true) => "not activated".to_owned(),
+        (false, false) => "activated, window over".to_owned(),
+    };
+    push("defender", state(before), state(after));
+    let race = |s: &Snapshot| {
+        format!("default spell {} vs hat {}", tokens(s.defender.spellApprovals), tokens(s.gov.hatApprovals))
+    };
+    push("chief approvals", race(before), race(after));
+    push("your chief deposit", tokens(before.user.chiefDeposits), tokens(after.user.chiefDeposits));
+    push("your chief vote", format!("{:?}", before.user.yays), format!("{:?}", after.user.yays));
+    push("hat", before.gov.hat.to_string(), after.gov.hat.to_string());
+    let esm = |s: &Snapshot| format!("{} of {}", tokens(s.gov.esmSum), tokens(s.gov.esmMin));
+    push("ESM", esm(before), esm(after));
+    out
+}
+
+/// The preview of one transaction, as printed and as `--json` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TxPreview {
+    pub label: String,
+    pub from: Address,
+    pub to: Address,
+    pub to_name: Option<String>,
+    pub call: Option<decode::Decoded>,
+    pub data: String,
+    #[serde(with = "crate::units::decimal")]
+    pub value: U256,
+    pub nonce: u64,
+    pub gas_limit: u64,
+    pub fees: Fees,
+    #[serde(with = "crate::units::decimal")]
+    pub max_cost_wei: U256,
+    pub simulation: Option<crate::simulate::Outcome>,
+    /// keccak256 of the unsigned payload: a Ledger shows it, so compare it with the screen.
+    pub signing_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub action: &'static str,
+    pub summary: String,
+    pub chain_id: u64,
+    pub from: Address,
+    pub transactions: Vec<TxPreview>,
+    pub changes: Vec<Delta>,
+    pub warnings: Vec<String>,
+    #[serde(with = "crate::units::decimal")]
+    pub total_max_cost_wei: U256,
+}
+
+pub fn build(
+    plan: &Plan,
+    txs: &[Transaction],
+    simulation: Option<&Simulation>,
+    before: &Snapshot,
+    book: &AddressBook,
+) -> Preview {
+    let ctx = decode::Context { book, symbol: before.symbol(), decimals: before.decimals() };
+    let transactions: Vec<TxPreview> = txs
+        .iter()
+        .enumerate()
+        .map(|(i, tx)| TxPreview {
+            label: tx.call.label.clone(),
+            from: tx.from,
+            to: tx.call.to,
+            to_name: book.name_of(tx.call.to).map(str::to_owned),
+            call: decode::decode(tx.call.to, &tx.call.data, &ctx),
+            data: format!("0x{}", hex::encode(&tx.call.data)),
+            value: tx.call.value,
+            nonce: tx.nonce,
+            gas_limit: tx.gas_limit,
+            fees: tx.fees,
+            max_cost_wei: max_cost(tx.gas_limit, tx.fees) + tx.call.value,
+            simulation: simulation.and_then(|s| s.outcomes.get(i).cloned()),
+            signing_hash: tx.signing_hash().to_string(),
+        })
+        .collect();
+    let changes =
+        simulation.and_then(|s| s.after.as_ref()).map(|after| deltas(before, after)).unwrap_or_default();
+    let total_max_cost_wei = transactions.iter().map(|t| t.max_cost_wei).fold(U256::ZERO, |a, b| a + b);
+    let from = txs.first().map(|t| t.from).unwrap_or_default();
+    Preview {
+        action: plan.action,
+        summary: plan.summary.clone(),
+        chain_id: txs.first().map(|t| t.chain_id).unwrap_or_default(),
+        from,
+        transactions,
+        changes,
+        warnings: plan.warnings.clone(),
+        total_max_cost_wei,
+    }
+}
+
+fn eth(wei: U256) -> String {
+    format!("{} ETH", format_token(wei, 18))
+}
+
+fn gwei(wei: u128) -> String {
+    format!("{} gwei", format_token(U256::from(wei), 9))
+}
+
+/// The human preview, on stderr so that stdout stays for results.
+pub fn print(p: &Preview) {
+    let n = p.transactions.len();
+    eprintln!("{}", p.summary);
+    eprintln!("  from {} on chain {} · {n} transaction{}", p.from, p.chain_id, if n == 1 { "" } else { "s" });
+    for (i, tx) in p.transactions.iter().enumerate() {
+        eprintln!();
+        eprintln!("  {}/{n}  {}", i + 1, tx.label);
+        let to = match &tx.to_name {
+            Some(name) => format!("{} ({name})", tx.to),
+            None => tx.to.to_string(),
+        };
+        eprintln!("       to       {to}");
+        match &tx.call {
+            Some(call) => eprintln!("       call     {}", call.display()),
+            None => eprintln!("       data     {} (not a known function)", tx.data),
+        }
+        if !tx.value.is_zero() {
+            eprintln!("       value    {}", eth(tx.value));
+        }
+        eprintln!(
+            "       gas      {} limit, max fee {} (tip {}), nonce {} · costs at most {}",
+            tx.gas_limit,
+            gwei(tx.fees.max_fee_per_gas),
+            gwei(tx.fees.max_priority_fee_per_gas),
+            tx.nonce,
+            eth(tx.max_cost_wei)
+        );
+        match &tx.simulation {
+            Some(o) if o.ok => eprintln!("       simulated ok, {} gas", o.gas_used),
+            Some(o) => eprintln!("       SIMULATION REVERTS: {}", o.revert.as_deref().unwrap_or("no reason")),
+            None => eprintln!("       not simulated"),
+        }
+        eprintln!("       tx hash  {} (a Ledger shows it before signing)", tx.signing_hash);
+    }
+    if !p.changes.is_empty() {
+        eprintln!();
+        eprintln!("  changes");
+        let width = p.changes.iter().map(|d| d.what.len()).max().unwrap_or(0);
+        for d in &p.changes {
+            eprintln!("    {:<width$}  {} → {}", d.what, d.before, d.after);
+        }
+    }
+    if !p.warnings.is_empty() {
+        eprintln!();
+        for w in &p.warnings {
+            eprintln!("  ! {w}");
+        }
+    }
+    eprintln!();
+    eprintln!("  total at most {}", eth(p.total_max_cost_wei));
+}

@@ -1,0 +1,178 @@
+//! Broadcasting signed transactions in nonce order and waiting for their receipts.
+//! When something fails part-way, the report says exactly what is on chain and what is not.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use alloy::consensus::{Signed, TxEip1559, TxEnvelope};
+use alloy::eips::eip2718::Encodable2718;
+use alloy::primitives::{B256, Bytes};
+use alloy::providers::Provider;
+use alloy::rpc::client::BatchRequest;
+use alloy::rpc::types::TransactionReceipt;
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::chain::rpc::Connection;
+use crate::pipeline::Transaction;
+
+/// What happened to one transaction.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sent {
+    pub label: String,
+    pub nonce: u64,
+    pub hash: B256,
+    /// None: not accepted by the node (see `error`), or no receipt yet.
+    pub status: Option<bool>,
+    pub block: Option<u64>,
+    pub gas_used: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+pub struct Report {
+    pub receipts: Vec<Sent>,
+}
+
+/// A run that sent some transactions but not all: exit code 4.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PartlySent(pub String);
+
+pub async fn broadcast(
+    connection: &Connection,
+    txs: &[Transaction],
+    signed: Vec<Signed<TxEip1559>>,
+    progress: bool,
+) -> Result<Report> {
+    let raw: Vec<(B256, Bytes)> = signed
+        .into_iter()
+        .map(|s| {
+            let hash = *s.hash();
+            (hash, Bytes::from(TxEnvelope::from(s).encoded_2718()))
+        })
+        .collect();
+
+    // One request for all: nodes accept consecutive nonces from one batch.
+    let client = connection.provider.client();
+    let mut batch = BatchRequest::new(client);
+    let waiters: Vec<_> = raw
+        .iter()
+        .map(|(_, bytes)| batch.add_call::<_, B256>("eth_sendRawTransaction", &(bytes,)))
+        .collect::<Result<_, _>>()?;
+    let sent_batch = connection.timed(batch.send()).await;
+    let mut receipts: Vec<Sent> = txs
+        .iter()
+        .zip(&raw)
+        .map(|(tx, (hash, _))| Sent {
+            label: tx.call.label.clone(),
+            nonce: tx.nonce,
+            hash: *hash,
+            status: None,
+            block: None,
+            gas_used: None,
+            error: None,
+        })
+        .collect();
+    if let Err(error) = sent_batch {
+        // The request may or may not have reached the node: say so, with the hashes to check.
+        for r in &mut receipts {
+            r.error = Some(format!("unknown: the broadcast request failed ({error})"));
+        }
+    } else {
+        for (r, waiter) in receipts.iter_mut().zip(waiters) {
+            if let Err(error) = waiter.await {
+                r.error = Some(error.to_string());
+            }
+        }
+    }
+
+    let bar = if progress {
+        let bar = ProgressBar::new(receipts.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} waiting for receipts {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let pending: Vec<usize> = (0..receipts.len())
+            .filter(|&i| receipts[i].error.is_none() && receipts[i].status.is_none())
+            .collect();
+        if pending.is_empty() || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        let mut batch = BatchRequest::new(client);
+        let waiters: Vec<_> = pending
+            .iter()
+            .map(|&i| {
+                batch.add_call::<_, Option<TransactionReceipt>>(
+                    "eth_getTransactionReceipt",
+                    &(receipts[i].hash,),
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        if connection.timed(batch.send()).await.is_ok() {
+            for (&i, waiter) in pending.iter().zip(waiters) {
+                if let Ok(Some(receipt)) = waiter.await {
+                    receipts[i].status = Some(receipt.status());
+                    receipts[i].block = receipt.block_number;
+                    receipts[i].gas_used = Some(receipt.gas_used);
+                    bar.inc(1);
+                }
+            }
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+    bar.finish_and_clear();
+    Ok(Report { receipts })
+}
+
+impl Report {
+    pub fn print(&self) {
+        for r in &self.receipts {
+            let state = match (r.status, &r.error) {
+                (_, Some(error)) => format!("NOT SENT: {error}"),
+                (Some(true), _) => format!(
+                    "mined in block {}, {} gas",
+                    r.block.unwrap_or_default(),
+                    r.gas_used.unwrap_or_default()
+                ),
+                (Some(false), _) => format!("REVERTED in block {}", r.block.unwrap_or_default()),
+                (None, None) => "sent, no receipt yet".to_owned(),
+            };
+            println!("{}  nonce {}  {}  {state}", r.hash, r.nonce, r.label);
+        }
+    }
+
+    /// 0 when everything landed; otherwise an error that says what is on chain and what to do.
+    pub fn exit_code(&self) -> Result<ExitCode> {
+        let landed = self.receipts.iter().filter(|r| r.status == Some(true)).count();
+        if landed == self.receipts.len() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let mut lines = Vec::new();
+        for (i, r) in self.receipts.iter().enumerate() {
+            let what = match (r.status, &r.error) {
+                (Some(true), _) => "on chain".to_owned(),
+                (Some(false), _) => "on chain but REVERTED".to_owned(),
+                (None, Some(error)) => format!("not sent ({error})"),
+                (None, None) => "sent, not yet mined: check it before resending".to_owned(),
+            };
+            lines.push(format!("  {}. {} (nonce {}, {}): {what}", i + 1, r.label, r.nonce, r.hash));
+        }
+        Err(PartlySent(format!(
+            "{landed} of {} transactions landed:\n{}\nrun the same command again: it plans only what is still needed",
+            self.receipts.len(),
+            lines.join("\n")
+        ))
+        .into())
+    }
+}
