@@ -48,11 +48,11 @@ pub struct GlobalArgs {
     pub addresses: Option<PathBuf>,
 
     /// Chainlog to read addresses from (default: mainnet's, or the devnet's address book on 31337).
-    #[arg(long, global = true, value_name = "ADDRESS")]
+    #[arg(long, global = true, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
     pub chainlog: Option<Address>,
 
     /// The account to act for (with a device: the address it must derive).
-    #[arg(long, short = 'f', env = "ETH_FROM", global = true, value_name = "ADDRESS")]
+    #[arg(long, short = 'f', env = "ETH_FROM", global = true, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
     pub from: Option<Address>,
 
     /// Print one JSON document instead of text.
@@ -72,6 +72,10 @@ pub struct GlobalArgs {
 pub enum Command {
     /// The live defender: threshold progress, cancel window, lockup, default spell vs the hat, ESM.
     Status(StatusArgs),
+    /// Plans queued in DSPause: spell, eta, state (pending, executable, dropped, executed).
+    Queue(crate::commands::queue::QueueArgs),
+    /// Cancel queued plans through the defender while it is canceling (ids, spells, or --all).
+    Cancel(crate::commands::queue::CancelArgs),
     /// Approve if needed, then deposit into the defender (AMOUNT: 1.5, 50000, all).
     Deposit(actions::DepositArgs),
     /// Withdraw from the defender after the lockup or an early release.

@@ -89,7 +89,8 @@ impl Pipeline<'_> {
         {
             eprintln!("warning: {} is a key outside any device, on chain {}", signer.description, p.chain_id);
         }
-        let simulation = simulate::simulate(self.connection, self.sources, from, &plan.calls).await?;
+        let simulation =
+            simulate::simulate(self.connection, self.sources, &p.snapshot, from, &plan.calls).await?;
         let fees = self.fees.resolve(p.market);
         let start = p.nonce.unwrap_or_default();
         let txs: Vec<Transaction> = plan

@@ -5,11 +5,11 @@
 //! each transaction alone would fail. One simulated block holds them all, in nonce order.
 
 use alloy::network::TransactionBuilder;
-use alloy::primitives::{Address, Bytes, address};
+use alloy::primitives::{Address, Bytes, U256, address};
 use alloy::providers::Provider;
 use alloy::rpc::types::simulate::{SimBlock, SimCallResult, SimulatePayload, SimulatedBlock};
 use alloy::rpc::types::state::{AccountOverride, StateOverride};
-use alloy::rpc::types::{BlockNumberOrTag, TransactionRequest};
+use alloy::rpc::types::{BlockNumberOrTag, BlockOverrides, TransactionRequest};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
@@ -53,9 +53,13 @@ impl Simulation {
     }
 }
 
+/// Simulates `calls` in the block after `latest` (number and time of the snapshot's block),
+/// as they will be mined: DSChief refuses `free` in the block of a `lock`, so simulating in
+/// the latest block itself would reject a withdraw right after a deposit.
 pub async fn simulate(
     connection: &Connection,
     sources: &Sources,
+    latest: &crate::chain::snapshot::Snapshot,
     from: Address,
     calls: &[Call],
 ) -> Result<Simulation> {
@@ -83,7 +87,11 @@ pub async fn simulate(
     overrides.insert(LENS_RUNNER, AccountOverride::default().with_code(Bytes::from_static(&RUNNER_CODE)));
     let payload = SimulatePayload {
         block_state_calls: vec![SimBlock {
-            block_overrides: None,
+            block_overrides: Some(BlockOverrides {
+                number: Some(latest.block.number + U256::from(1)),
+                time: Some(latest.now() + 1),
+                ..BlockOverrides::default()
+            }),
             state_overrides: Some(overrides),
             calls: requests,
         }],

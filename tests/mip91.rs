@@ -5,80 +5,13 @@ mod common;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::sol_types::SolEvent;
-use common::{Chain, plan_id, wad};
+use common::{ATTACKER, Chain, Plan, activate, attack, deposit, events, lock_and_vote, mkr_balance, wad};
 use defender::chain::addresses::keys;
 use defender::chain::bindings::overloads::{approveAmountCall, chiefVoteYaysCall};
 use defender::chain::bindings::{
     ChainLog, DSChief, DSPause, DSToken, DefaultSpell, DefenderAuthority, DssDefender, DssExec, ESM,
 };
 use defender::devnet::deploy::chainlog_key;
-
-/// A plan the attacker put in DSPause, as DSPause's functions take it.
-#[derive(Debug, Clone)]
-struct Plan {
-    spell: Address,
-    usr: Address,
-    tag: B256,
-    fax: Bytes,
-    eta: U256,
-}
-
-impl Plan {
-    fn id(&self) -> B256 {
-        plan_id(self.usr, self.tag, &self.fax, self.eta)
-    }
-
-    fn cancel(&self) -> DssDefender::cancelCall {
-        DssDefender::cancelCall { usr: self.usr, tag: self.tag, fax: self.fax.clone(), eta: self.eta }
-    }
-}
-
-const ATTACKER: usize = 4;
-
-/// The attack of MIP91's scenarios: holder 4 locks all its MKR behind a spell that mints MKR to
-/// itself, lifts it to the hat and schedules it.
-async fn attack(chain: &Chain) -> Plan {
-    let attacker = chain.holder(ATTACKER);
-    let spell = chain.mint_spell(attacker, attacker, wad(1_000_000)).await;
-    lock_and_vote(chain, attacker, wad(100_000), spell).await;
-    chain.ok(attacker, chain.addr(keys::MCD_ADM), DSChief::liftCall { whom: spell }).await;
-    chain.ok(attacker, spell, DssExec::scheduleCall {}).await;
-    Plan {
-        spell,
-        usr: chain.read(spell, DssExec::actionCall {}).await,
-        tag: chain.read(spell, DssExec::tagCall {}).await,
-        fax: chain.read(spell, DssExec::sigCall {}).await,
-        eta: chain.read(spell, DssExec::etaCall {}).await,
-    }
-}
-
-async fn lock_and_vote(chain: &Chain, who: Address, amount: U256, spell: Address) {
-    let chief = chain.addr(keys::MCD_ADM);
-    chain.ok(who, chain.addr(keys::MCD_GOV), approveAmountCall { guy: chief, wad: amount }).await;
-    chain.ok(who, chief, DSChief::lockCall { wad: amount }).await;
-    chain.ok(who, chief, chiefVoteYaysCall { yays: vec![spell] }).await;
-}
-
-async fn deposit(chain: &Chain, who: Address, amount: U256) -> TransactionReceipt {
-    let defender = chain.addr(keys::MCD_DEFENDER);
-    chain.ok(who, chain.addr(keys::MCD_GOV), approveAmountCall { guy: defender, wad: amount }).await;
-    chain.ok(who, defender, DssDefender::depositCall { wad: amount }).await
-}
-
-/// Holders 0 and 1 bring the defender exactly to its threshold.
-async fn activate(chain: &Chain) {
-    let half = chain.params.threshold / U256::from(2);
-    deposit(chain, chain.holder(0), half).await;
-    deposit(chain, chain.holder(1), chain.params.threshold - half).await;
-}
-
-fn events<E: SolEvent>(receipt: &TransactionReceipt) -> Vec<E> {
-    receipt.inner.logs().iter().filter_map(|log| E::decode_log(&log.inner).ok().map(|l| l.data)).collect()
-}
-
-async fn mkr_balance(chain: &Chain, who: Address) -> U256 {
-    chain.read(chain.addr(keys::MCD_GOV), DSToken::balanceOfCall(who)).await
-}
 
 #[tokio::test]
 async fn activates_exactly_at_the_threshold_and_only_once() {

@@ -1,6 +1,7 @@
 //! Actions turn an intent into a plan: the calls to make, in order, and what to warn about.
 //! They read only the snapshot (no RPC), so they are pure and cheap to test.
 
+pub mod cancel;
 pub mod deposit;
 pub mod esm;
 pub mod lift;
@@ -67,7 +68,7 @@ impl Tokens<'_> {
             Amount::All => available,
             Amount::Exact(v) => v,
         };
-        if wanted.is_zero() {
+        if available.is_zero() || wanted.is_zero() {
             return refuse(format!("you have no {} {what}", self.0.symbol()));
         }
         if wanted > available {

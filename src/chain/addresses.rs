@@ -113,3 +113,36 @@ mod tests {
         assert!(missing.contains("MCD_ESM") && missing.contains("MCD_PAUSE"), "{missing}");
     }
 }
+
+/// Parses an address as people paste them: all lower or upper case is taken as is; mixed
+/// case must carry a correct EIP-55 checksum, so a mistyped character is caught.
+pub fn parse_address(text: &str) -> Result<Address, String> {
+    let hex = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    if hex.len() != 40 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("{text:?} is not an address (0x followed by 40 hex digits)"));
+    }
+    let mixed = hex.chars().any(|c| c.is_ascii_lowercase()) && hex.chars().any(|c| c.is_ascii_uppercase());
+    if mixed {
+        Address::parse_checksummed(format!("0x{hex}"), None).map_err(|_| {
+            format!("{text:?} has a wrong EIP-55 checksum: a character is mistyped; copy the address again")
+        })
+    } else {
+        format!("0x{hex}").parse().map_err(|_| format!("{text:?} is not an address"))
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn checksums_are_enforced_only_on_mixed_case() {
+        let good = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+        assert!(parse_address(good).is_ok());
+        assert!(parse_address(&good.to_lowercase()).is_ok());
+        assert!(parse_address(&good.to_uppercase().replace("0X", "0x")).is_ok());
+        let bad = "0xF39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+        assert!(parse_address(bad).unwrap_err().contains("checksum"));
+        assert!(parse_address("0x1234").unwrap_err().contains("40 hex digits"));
+    }
+}

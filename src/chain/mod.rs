@@ -3,5 +3,6 @@
 pub mod addresses;
 pub mod bindings;
 pub mod discovery;
+pub mod pause_log;
 pub mod rpc;
 pub mod snapshot;

@@ -18,6 +18,7 @@ use crate::cli::Cli;
 #[derive(Debug, Args)]
 pub struct DepositArgs {
     /// How much: `1.5`, `50000`, or `all` of your wallet balance.
+    #[arg(allow_hyphen_values = true)]
     pub amount: String,
     /// Approve an unlimited allowance instead of exactly the amount.
     #[arg(long)]
@@ -27,12 +28,14 @@ pub struct DepositArgs {
 #[derive(Debug, Args)]
 pub struct WithdrawArgs {
     /// How much: an amount, or `all` of your deposit.
+    #[arg(allow_hyphen_values = true)]
     pub amount: String,
 }
 
 #[derive(Debug, Args)]
 pub struct EsmArgs {
     /// An amount (or `all`) to put into the ESM, or `fire` to trigger emergency shutdown.
+    #[arg(allow_hyphen_values = true)]
     pub amount: String,
     /// Join the ESM from the wallet (approve + join) instead of moving the defender deposit.
     #[arg(long)]
@@ -51,13 +54,13 @@ pub struct VoteArgs {
     #[arg(long, value_name = "AMOUNT", conflicts_with_all = ["delegate", "proxy"])]
     pub lock: Option<String>,
     /// Vote through this VoteDelegate contract (you must be its delegate).
-    #[arg(long, value_name = "ADDRESS", conflicts_with = "proxy")]
+    #[arg(long, value_name = "ADDRESS", conflicts_with = "proxy", value_parser = crate::chain::addresses::parse_address)]
     pub delegate: Option<Address>,
     /// Vote through this VoteProxy contract (you must be its hot or cold wallet).
-    #[arg(long, value_name = "ADDRESS")]
+    #[arg(long, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
     pub proxy: Option<Address>,
     /// The spell to vote for [default: the defender's default spell].
-    #[arg(long, value_name = "ADDRESS")]
+    #[arg(long, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
     pub spell: Option<Address>,
     /// With --lock: approve an unlimited allowance to the chief.
     #[arg(long)]
@@ -67,7 +70,7 @@ pub struct VoteArgs {
 #[derive(Debug, Args)]
 pub struct LiftArgs {
     /// The spell to lift [default: the defender's default spell].
-    #[arg(long, value_name = "ADDRESS")]
+    #[arg(long, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
     pub spell: Option<Address>,
 }
 

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod devnet;
+pub mod queue;
 pub mod session;
 pub mod status;
 
@@ -20,5 +21,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Esm(args) => actions::esm(&cli, args).await,
         Command::Vote(args) => actions::vote(&cli, args).await,
         Command::Lift(args) => actions::lift(&cli, args).await,
+        Command::Queue(args) => queue::queue(&cli, args).await,
+        Command::Cancel(args) => queue::cancel(&cli, args).await,
     }
 }

@@ -7,9 +7,12 @@ use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::sol_types::SolEvent;
 use alloy::sol_types::{SolCall, SolValue};
 use defender::chain::addresses::{AddressBook, keys};
 use defender::chain::bindings::bytecode;
+use defender::chain::bindings::overloads::{approveAmountCall, chiefVoteYaysCall};
+use defender::chain::bindings::{DSChief, DSToken, DssDefender, DssExec};
 use defender::devnet::anvil::free_port;
 use defender::devnet::deploy::wait_for_receipt;
 use defender::devnet::{Anvil, AnvilOptions, DeployParams, Deployment, deploy};
@@ -154,4 +157,84 @@ impl Chain {
 /// DSPause's plan id.
 pub fn plan_id(usr: Address, tag: B256, fax: &Bytes, eta: U256) -> B256 {
     alloy::primitives::keccak256((usr, tag, fax.clone(), eta).abi_encode_params())
+}
+
+// --- MIP91 scenario pieces shared by the contract and CLI tests ---
+
+/// A plan the attacker put in DSPause, as DSPause's functions take it.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub spell: Address,
+    pub usr: Address,
+    pub tag: B256,
+    pub fax: Bytes,
+    pub eta: U256,
+}
+
+impl Plan {
+    pub fn id(&self) -> B256 {
+        plan_id(self.usr, self.tag, &self.fax, self.eta)
+    }
+
+    pub fn cancel(&self) -> DssDefender::cancelCall {
+        DssDefender::cancelCall { usr: self.usr, tag: self.tag, fax: self.fax.clone(), eta: self.eta }
+    }
+}
+
+pub const ATTACKER: usize = 4;
+
+/// The attack of MIP91's scenarios: holder 4 locks all its MKR behind a spell that mints MKR to
+/// itself, lifts it to the hat and schedules it.
+pub async fn attack(chain: &Chain) -> Plan {
+    let attacker = chain.holder(ATTACKER);
+    let spell = chain.mint_spell(attacker, attacker, wad(1_000_000)).await;
+    lock_and_vote(chain, attacker, wad(100_000), spell).await;
+    chain.ok(attacker, chain.addr(keys::MCD_ADM), DSChief::liftCall { whom: spell }).await;
+    chain.ok(attacker, spell, DssExec::scheduleCall {}).await;
+    Plan {
+        spell,
+        usr: chain.read(spell, DssExec::actionCall {}).await,
+        tag: chain.read(spell, DssExec::tagCall {}).await,
+        fax: chain.read(spell, DssExec::sigCall {}).await,
+        eta: chain.read(spell, DssExec::etaCall {}).await,
+    }
+}
+
+pub async fn lock_and_vote(chain: &Chain, who: Address, amount: U256, spell: Address) {
+    let chief = chain.addr(keys::MCD_ADM);
+    chain.ok(who, chain.addr(keys::MCD_GOV), approveAmountCall { guy: chief, wad: amount }).await;
+    chain.ok(who, chief, DSChief::lockCall { wad: amount }).await;
+    chain.ok(who, chief, chiefVoteYaysCall { yays: vec![spell] }).await;
+}
+
+pub async fn deposit(chain: &Chain, who: Address, amount: U256) -> TransactionReceipt {
+    let defender = chain.addr(keys::MCD_DEFENDER);
+    chain.ok(who, chain.addr(keys::MCD_GOV), approveAmountCall { guy: defender, wad: amount }).await;
+    chain.ok(who, defender, DssDefender::depositCall { wad: amount }).await
+}
+
+/// Holders 0 and 1 bring the defender exactly to its threshold.
+pub async fn activate(chain: &Chain) {
+    let half = chain.params.threshold / U256::from(2);
+    deposit(chain, chain.holder(0), half).await;
+    deposit(chain, chain.holder(1), chain.params.threshold - half).await;
+}
+
+pub fn events<E: SolEvent>(receipt: &TransactionReceipt) -> Vec<E> {
+    receipt.inner.logs().iter().filter_map(|log| E::decode_log(&log.inner).ok().map(|l| l.data)).collect()
+}
+
+pub async fn mkr_balance(chain: &Chain, who: Address) -> U256 {
+    chain.read(chain.addr(keys::MCD_GOV), DSToken::balanceOfCall(who)).await
+}
+
+/// The plan a scheduled DssExec spell put in the pause.
+pub async fn plan_of(chain: &Chain, spell: Address) -> Plan {
+    Plan {
+        spell,
+        usr: chain.read(spell, DssExec::actionCall {}).await,
+        tag: chain.read(spell, DssExec::tagCall {}).await,
+        fax: chain.read(spell, DssExec::sigCall {}).await,
+        eta: chain.read(spell, DssExec::etaCall {}).await,
+    }
 }

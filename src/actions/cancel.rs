@@ -1,0 +1,97 @@
+//! cancel: drop queued plans through the defender while it is canceling (MIP91c2).
+//! Anyone may do it; every plan is its own transaction, so one failure spares the others.
+
+use alloy::primitives::U256;
+
+use super::{Call, Plan, PlanResult, date, refuse};
+use crate::chain::bindings::DssDefender;
+use crate::chain::pause_log::{PlanKey, PlanState, QueuedPlan};
+use crate::chain::snapshot::Snapshot;
+use crate::units::format_duration;
+
+/// Why the defender cannot cancel right now, if it cannot.
+pub fn not_canceling(s: &Snapshot) -> Option<String> {
+    let d = &s.defender;
+    if !s.has_defender() {
+        return Some("there is no dss-defender on this chain (MCD_DEFENDER)".into());
+    }
+    if d.canceling {
+        return None;
+    }
+    Some(if d.live != U256::from(1) {
+        "the defender instance is caged: it can no longer cancel".into()
+    } else if d.activatedAt.is_zero() {
+        let tokens = super::Tokens(s);
+        format!(
+            "the defender is not activated: it holds {} of the {} threshold; deposit to activate it",
+            tokens.fmt(d.total),
+            tokens.fmt(d.threshold)
+        )
+    } else {
+        format!("the defender's cancel window ended at {}", date(s.canceling_until().unwrap_or_default()))
+    })
+}
+
+/// Plans named by the user: every one must still be queued.
+pub fn plan_named(s: &Snapshot, targets: &[PlanKey], queued: &[bool]) -> PlanResult {
+    if let Some(reason) = not_canceling(s) {
+        return refuse(reason);
+    }
+    if let Some(i) = queued.iter().position(|q| !q) {
+        return refuse(format!(
+            "plan {} is not queued in DSPause (already dropped or executed, or never plotted)",
+            targets[i].id()
+        ));
+    }
+    Ok(build(s, targets.iter()))
+}
+
+/// Every open plan of the queue, except the defender's own default spell.
+pub fn plan_all(s: &Snapshot, queue: &[QueuedPlan]) -> PlanResult {
+    if let Some(reason) = not_canceling(s) {
+        return refuse(reason);
+    }
+    let open: Vec<&QueuedPlan> = queue
+        .iter()
+        .filter(|p| matches!(p.state, PlanState::Pending | PlanState::Executable))
+        .filter(|p| p.plotted_by != s.defender.spell)
+        .collect();
+    if open.is_empty() {
+        return refuse("nothing to cancel: no plan is queued in DSPause");
+    }
+    Ok(build(s, open.iter().map(|p| &p.key)))
+}
+
+fn build<'a>(s: &Snapshot, keys: impl Iterator<Item = &'a PlanKey>) -> Plan {
+    let calls: Vec<Call> = keys
+        .map(|k| {
+            let eta: u64 = k.eta.saturating_to();
+            let when = if eta > s.now() {
+                format!("due in {}", format_duration(eta - s.now()))
+            } else {
+                "EXECUTABLE NOW".into()
+            };
+            Call::new(
+                format!("cancel plan {} ({when})", k.id()),
+                s.at.defender,
+                DssDefender::cancelCall { usr: k.usr, tag: k.tag, fax: k.fax.clone(), eta: k.eta },
+            )
+        })
+        .collect();
+    let until = s.canceling_until().unwrap_or_default();
+    Plan {
+        action: "cancel",
+        summary: format!(
+            "cancel {} queued plan{} through the defender",
+            calls.len(),
+            if calls.len() == 1 { "" } else { "s" }
+        ),
+        warnings: vec![format!(
+            "the defender can cancel until {} ({} left); new plots after that cannot be cancelled by this instance",
+            date(until),
+            format_duration(until.saturating_sub(s.now()))
+        )],
+        calls,
+        irreversible: false,
+    }
+}

@@ -1,0 +1,278 @@
+//! Every action command through the built binary against a fresh devnet: effects asserted on
+//! chain, and each bad input refused with its message and nothing sent (the nonce stays).
+
+mod common;
+
+use std::process::{Command, Output};
+
+use alloy::primitives::{Address, U256};
+use alloy::providers::Provider;
+use common::{Chain, activate, attack, mkr_balance, wad};
+use defender::chain::addresses::keys;
+use defender::chain::bindings::{DSChief, DSPause, DssDefender, ESM};
+
+/// anvil's test keys (the standard mnemonic), by account index.
+const KEYS: [&str; 7] = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+];
+
+struct Cli {
+    chain: Chain,
+    book: std::path::PathBuf,
+}
+
+impl Cli {
+    async fn start() -> Self {
+        let chain = Chain::start().await;
+        let dir = std::env::temp_dir().join(format!(
+            "defender-cli-{}-{}",
+            std::process::id(),
+            chain.anvil.url().rsplit(':').next().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let book = dir.join("addresses.json");
+        let mut with_url = chain.book().clone();
+        with_url.rpc_url = Some(chain.anvil.url().to_owned());
+        with_url.save(&book).unwrap();
+        Self { chain, book }
+    }
+
+    /// Runs `defender ARGS` as test account `account` (its key in $DEFENDER_TEST_KEY).
+    fn run(&self, account: usize, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_defender"))
+            .args(args)
+            .args(["--rpc-url", self.chain.anvil.url(), "--addresses", self.book.to_str().unwrap()])
+            .args(["--private-key-env", "DEFENDER_TEST_KEY"])
+            .env("DEFENDER_TEST_KEY", KEYS[account])
+            .env_remove("ETH_RPC_URL")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, account: usize, args: &[&str]) -> String {
+        let out = self.run(account, args);
+        assert!(out.status.success(), "defender {args:?} failed:\n{}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// Runs a command that must fail with `code`, say `message`, and send nothing.
+    async fn refused(&self, account: usize, args: &[&str], code: i32, message: &str) {
+        let who = self.chain.provider.get_accounts().await.unwrap()[account];
+        let nonce = self.chain.provider.get_transaction_count(who).await.unwrap();
+        let out = self.run(account, args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "defender {args:?}: {stderr}");
+        assert!(stderr.contains(message), "defender {args:?}: expected {message:?} in:\n{stderr}");
+        let after = self.chain.provider.get_transaction_count(who).await.unwrap();
+        assert_eq!(after, nonce, "defender {args:?} sent a transaction");
+    }
+
+    fn addr(&self, key: &str) -> Address {
+        self.chain.addr(key)
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn deposit_approves_exactly_then_deposits_and_reports_json() {
+    let cli = Cli::start().await;
+    let alice = cli.chain.holder(0);
+    let out = cli.ok(0, &["deposit", "1500.5", "--yes", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let txs = report["preview"]["transactions"].as_array().unwrap();
+    assert_eq!(txs.len(), 2, "approve then deposit");
+    assert_eq!(txs[0]["call"]["signature"], "approve(address,uint256)");
+    assert_eq!(txs[1]["call"]["signature"], "deposit(uint256)");
+    assert_eq!(report["sent"], true);
+    assert!(report["receipts"].as_array().unwrap().iter().all(|r| r["status"] == true));
+
+    let deposited = cli.chain.read(cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(alice)).await;
+    assert_eq!(deposited, wad(1500) + wad(1) / U256::from(2));
+    assert_eq!(mkr_balance(&cli.chain, alice).await, wad(100_000) - deposited);
+    // The approval was for exactly the amount, so nothing is left over.
+    let allowance = cli
+        .chain
+        .read(
+            cli.addr(keys::MCD_GOV),
+            defender::chain::bindings::DSToken::allowanceCall { _0: alice, _1: cli.addr(keys::MCD_DEFENDER) },
+        )
+        .await;
+    assert_eq!(allowance, U256::ZERO);
+
+    // A second deposit with an allowance already in place needs no approval.
+    cli.chain
+        .ok(
+            alice,
+            cli.addr(keys::MCD_GOV),
+            defender::chain::bindings::overloads::approveAmountCall {
+                guy: cli.addr(keys::MCD_DEFENDER),
+                wad: wad(10),
+            },
+        )
+        .await;
+    let out = cli.ok(0, &["deposit", "10", "--yes", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["preview"]["transactions"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn dry_run_previews_and_sends_nothing() {
+    let cli = Cli::start().await;
+    let alice = cli.chain.holder(0);
+    let out = cli.run(0, &["deposit", "all", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("deposit 100,000 MKR into the defender"), "{stderr}");
+    assert!(stderr.contains("simulated ok") && stderr.contains("dry run"), "{stderr}");
+    assert!(stderr.contains("defender deposits") && stderr.contains("your unlock date"), "{stderr}");
+    assert!(stderr.contains("reaches the threshold"), "all 100,000 MKR activates the defender: {stderr}");
+    assert_eq!(cli.chain.provider.get_transaction_count(alice).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn cancel_all_drops_every_queued_plan_and_queue_shows_it() {
+    let cli = Cli::start().await;
+    let first = attack(&cli.chain).await;
+    // The attacker plots a second malicious spell.
+    let attacker = cli.chain.holder(common::ATTACKER);
+    let second_spell = cli.chain.mint_spell(attacker, attacker, wad(5)).await;
+    cli.chain
+        .ok(
+            attacker,
+            cli.addr(keys::MCD_ADM),
+            defender::chain::bindings::overloads::chiefVoteYaysCall { yays: vec![second_spell] },
+        )
+        .await;
+    cli.chain.ok(attacker, cli.addr(keys::MCD_ADM), DSChief::liftCall { whom: second_spell }).await;
+    cli.chain.ok(attacker, second_spell, defender::chain::bindings::DssExec::scheduleCall {}).await;
+
+    let queue: serde_json::Value = serde_json::from_str(&cli.ok(5, &["queue", "--json"])).unwrap();
+    assert_eq!(queue["plans"].as_array().unwrap().len(), 2);
+    assert!(queue["plans"].as_array().unwrap().iter().all(|p| p["state"] == "pending"));
+    assert_eq!(queue["plans"][0]["description"], "mint MKR to the attacker");
+
+    // Before activation the defender cannot cancel.
+    cli.refused(5, &["cancel", "--all", "--yes"], 3, "the defender is not activated").await;
+    activate(&cli.chain).await;
+    // Account 5 holds no MKR at all: cancelling is permissionless.
+    cli.ok(5, &["cancel", "--all", "--yes", "--urgent"]);
+    for spell in [first.spell, second_spell] {
+        let key = common::plan_of(&cli.chain, spell).await;
+        assert!(!cli.chain.read(cli.addr(keys::MCD_PAUSE), DSPause::plansCall(key.id())).await);
+    }
+    let queue: serde_json::Value =
+        serde_json::from_str(&cli.ok(5, &["queue", "--json", "--history"])).unwrap();
+    assert!(queue["plans"].as_array().unwrap().iter().all(|p| p["state"] == "dropped"), "{queue}");
+    cli.refused(5, &["cancel", "--all", "--yes"], 3, "nothing to cancel").await;
+}
+
+#[tokio::test]
+async fn cancel_by_spell_and_by_plan_id() {
+    let cli = Cli::start().await;
+    let first = attack(&cli.chain).await;
+    activate(&cli.chain).await;
+    let spell = first.spell.to_string();
+    cli.ok(6, &["cancel", &spell, "--yes"]);
+    assert!(!cli.chain.read(cli.addr(keys::MCD_PAUSE), DSPause::plansCall(first.id())).await);
+    cli.refused(6, &["cancel", &spell, "--yes"], 3, "is not queued").await;
+    cli.refused(6, &["cancel", &format!("{}", first.id()), "--yes"], 3, "is not queued").await;
+    let unknown = format!("0x{}", "ab".repeat(32));
+    cli.refused(6, &["cancel", &unknown, "--yes"], 2, "was ever plotted").await;
+    // A mixed-case address with a broken checksum is refused, not guessed at.
+    let mut bad = first.spell.to_checksum(None);
+    let flip = bad.char_indices().skip(2).find(|(_, c)| c.is_ascii_alphabetic()).unwrap().0;
+    let flipped: String = bad[flip..=flip]
+        .chars()
+        .map(|c| if c.is_uppercase() { c.to_ascii_lowercase() } else { c.to_ascii_uppercase() })
+        .collect();
+    bad.replace_range(flip..=flip, &flipped);
+    cli.refused(6, &["cancel", &bad, "--yes"], 2, "checksum").await;
+    cli.refused(6, &["vote", "--spell", &bad, "--yes"], 2, "checksum").await;
+}
+
+#[tokio::test]
+async fn vote_with_lock_then_lift_makes_the_default_spell_the_hat() {
+    let cli = Cli::start().await;
+    let attack = attack(&cli.chain).await;
+    let chief = cli.addr(keys::MCD_ADM);
+    let spell = cli.chain.deployment.default_spell;
+    cli.refused(1, &["vote", "--yes"], 3, "--lock").await;
+    cli.ok(1, &["vote", "--lock", "100000", "--yes"]);
+    cli.ok(2, &["vote", "--lock", "60000", "--yes"]);
+    assert_eq!(cli.chain.read(chief, DSChief::approvalsCall(spell)).await, wad(160_000));
+    cli.ok(3, &["lift", "--yes"]);
+    assert_eq!(cli.chain.read(chief, DSChief::hatCall {}).await, spell);
+    cli.refused(3, &["lift", "--yes"], 3, "already the hat").await;
+    // The attacker's spell lost the hat: it can still be executed later, which is what
+    // cancelling is for; here only the hat changed.
+    assert_ne!(cli.chain.read(chief, DSChief::hatCall {}).await, attack.spell);
+}
+
+#[tokio::test]
+async fn esm_needs_a_typed_or_explicit_burn_and_counts_in_sum() {
+    let cli = Cli::start().await;
+    cli.ok(0, &["deposit", "1000", "--yes"]);
+    cli.refused(0, &["esm", "400", "--yes"], 3, "irreversible").await;
+    cli.ok(0, &["esm", "400", "--yes", "--burn"]);
+    assert_eq!(cli.chain.read(cli.addr(keys::MCD_ESM), ESM::SumCall {}).await, wad(400));
+    cli.ok(1, &["esm", "250", "--direct", "--yes", "--burn"]);
+    assert_eq!(cli.chain.read(cli.addr(keys::MCD_ESM), ESM::SumCall {}).await, wad(650));
+    cli.refused(1, &["esm", "fire", "--yes", "--burn"], 3, "needs to fire").await;
+}
+
+#[tokio::test]
+async fn withdraw_waits_for_the_lockup() {
+    let cli = Cli::start().await;
+    cli.ok(0, &["deposit", "1000", "--yes"]);
+    cli.refused(0, &["withdraw", "all", "--yes"], 3, "the lockup is not over").await;
+    cli.chain.warp(cli.chain.params.lockup_duration.as_secs()).await;
+    cli.ok(0, &["withdraw", "all", "--yes"]);
+    assert_eq!(mkr_balance(&cli.chain, cli.chain.holder(0)).await, wad(100_000));
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_what_to_do_and_nothing_is_sent() {
+    let cli = Cli::start().await;
+    cli.refused(0, &["deposit", "1.0000000000000000001", "--yes"], 2, "has 19 decimals").await;
+    cli.refused(0, &["deposit", "-5", "--yes"], 2, "negative").await;
+    cli.refused(0, &["deposit", "0", "--yes"], 2, "zero").await;
+    cli.refused(0, &["deposit", "abc", "--yes"], 2, "not an amount").await;
+    cli.refused(0, &["deposit", &"9".repeat(90), "--yes"], 2, "too large").await;
+    cli.refused(0, &["deposit", "100001", "--yes"], 3, "more than the 100,000 MKR in your wallet").await;
+    cli.refused(5, &["deposit", "1", "--yes"], 3, "you have no MKR in your wallet").await;
+    cli.refused(0, &["deposit", "1", "--yes", "--chain", "1"], 1, "serves chain 31337, but --chain says 1")
+        .await;
+    cli.refused(
+        0,
+        &["deposit", "1", "--yes", "--from", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"],
+        1,
+        "signs as",
+    )
+    .await;
+    cli.refused(0, &["deposit", "1"], 3, "pass --yes").await;
+    cli.refused(0, &["withdraw", "1", "--yes"], 3, "no MKR deposited").await;
+
+    let port = defender::devnet::anvil::free_port().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_defender"))
+        .args(["deposit", "1", "--yes", "--rpc-url", &format!("http://127.0.0.1:{port}")])
+        .args(["--addresses", cli.book.to_str().unwrap(), "--private-key-env", "K"])
+        .env("K", KEYS[0])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot reach the RPC"), "{}", text(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_defender"))
+        .args(["deposit", "1", "--private-key-env", "NOT_SET_ANYWHERE"])
+        .output()
+        .unwrap();
+    assert!(text(&out.stderr).contains("NOT_SET_ANYWHERE is not set"), "{}", text(&out.stderr));
+}
