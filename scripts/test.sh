@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build-contracts.sh --check
 cargo fmt --all --check
-cargo clippy --release --locked --all-targets -- -D warnings
-cargo test --release --locked
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
+cargo test --release --locked --workspace

@@ -1,0 +1,348 @@
+//! `cargo bench --bench rpc`: HTTP round trips per action, defender against `cast` on the same
+//! devnet through a counting proxy, and `queue` over a long pause history (time and peak RSS).
+//!
+//! Not a test: it prints a table. Set DEFENDER_BENCH_PLOTS to change the history size.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi};
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::SolCall;
+use defender::chain::addresses::keys;
+use defender::chain::bindings::overloads::{approveAmountCall, chiefVoteYaysCall};
+use defender::chain::bindings::{DSChief, DSPause};
+use defender::devnet::anvil::free_port;
+use defender::devnet::{Anvil, AnvilOptions, DeployParams, Deployment, deploy};
+use defender::units::WAD;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const KEY1: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+/// Every HTTP request seen, as the JSON-RPC methods in its body.
+type Seen = Arc<Mutex<Vec<Vec<String>>>>;
+
+async fn proxy(upstream: SocketAddr) -> (SocketAddr, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else { return };
+            let log = log.clone();
+            tokio::spawn(async move {
+                let _ = relay(client, upstream, log).await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// Reads one HTTP/1.1 message (headers + Content-Length body) from `stream`.
+async fn read_message(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<Option<Vec<u8>>> {
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                .unwrap_or(0);
+            let total = end + 4 + length;
+            if buffer.len() >= total {
+                return Ok(Some(buffer.drain(..total).collect()));
+            }
+        }
+        let mut chunk = [0u8; 65536];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn relay(mut client: TcpStream, upstream: SocketAddr, seen: Seen) -> std::io::Result<()> {
+    let mut server = TcpStream::connect(upstream).await?;
+    let (mut from_client, mut from_server) = (Vec::new(), Vec::new());
+    while let Some(request) = read_message(&mut client, &mut from_client).await? {
+        let body_start = request.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4).unwrap_or(0);
+        let methods = match serde_json::from_slice::<serde_json::Value>(&request[body_start..]) {
+            Ok(serde_json::Value::Array(items)) => {
+                items.iter().map(|i| i["method"].as_str().unwrap_or("?").to_owned()).collect()
+            }
+            Ok(single) => vec![single["method"].as_str().unwrap_or("?").to_owned()],
+            Err(_) => vec!["?".to_owned()],
+        };
+        seen.lock().unwrap().push(methods);
+        server.write_all(&request).await?;
+        match read_message(&mut server, &mut from_server).await? {
+            Some(response) => client.write_all(&response).await?,
+            None => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// (requests before the first broadcast, all requests) since `start`.
+fn count(seen: &Seen, start: usize) -> (usize, usize) {
+    let all = seen.lock().unwrap()[start..].to_vec();
+    let prepare =
+        all.iter().position(|m| m.iter().any(|m| m == "eth_sendRawTransaction")).unwrap_or(all.len());
+    (prepare, all.len())
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) {
+    let out = Command::new(program).args(args).envs(envs.iter().copied()).output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+struct Bench {
+    _anvil: Anvil,
+    provider: DynProvider,
+    deployment: Deployment,
+    book: PathBuf,
+    proxy: String,
+    seen: Seen,
+}
+
+impl Bench {
+    async fn start() -> Self {
+        let anvil =
+            Anvil::spawn(&AnvilOptions { port: free_port().unwrap(), ..Default::default() }).await.unwrap();
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_http(anvil.url().parse().unwrap())
+            .erased();
+        let deployment = deploy(&provider, &DeployParams::default()).await.unwrap();
+        let book = std::env::temp_dir().join(format!("defender-bench-{}.json", std::process::id()));
+        deployment.book.save(&book).unwrap();
+        let upstream: SocketAddr = anvil.url().trim_start_matches("http://").parse().unwrap();
+        let (addr, seen) = proxy(upstream).await;
+        Self { _anvil: anvil, provider, deployment, book, proxy: format!("http://{addr}"), seen }
+    }
+
+    fn mark(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    fn defender(&self, key: &str, args: &[&str]) -> (usize, usize) {
+        let start = self.mark();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--yes", "--rpc-url", &self.proxy, "--addresses", self.book.to_str().unwrap()]);
+        all.extend(["--private-key-env", "BENCH_KEY"]);
+        run(env!("CARGO_BIN_EXE_defender"), &all, &[("BENCH_KEY", key)]);
+        count(&self.seen, start)
+    }
+
+    fn cast_sends(&self, key: &str, sends: &[(Address, &str, Vec<String>)]) -> (usize, usize) {
+        let start = self.mark();
+        let cast = root().join("node_modules/.bin/cast");
+        for (to, sig, args) in sends {
+            let to = to.to_string();
+            let mut all =
+                vec!["send", "--private-key", key, "--rpc-url", self.proxy.as_str(), to.as_str(), sig];
+            all.extend(args.iter().map(String::as_str));
+            run(cast.to_str().unwrap(), &all, &[]);
+        }
+        let (_, total) = count(&self.seen, start);
+        // cast prepares each transaction just before sending it; count all requests that are
+        // not the broadcast or the receipt polling as preparation.
+        let methods: Vec<Vec<String>> = self.seen.lock().unwrap()[start..].to_vec();
+        let prepare = methods
+            .iter()
+            .filter(|m| !m.iter().any(|m| m == "eth_sendRawTransaction" || m == "eth_getTransactionReceipt"))
+            .count();
+        (prepare, total)
+    }
+
+    fn addr(&self, key: &str) -> Address {
+        self.deployment.book.get(key).unwrap()
+    }
+}
+
+async fn send(provider: &DynProvider, from: Address, to: Address, data: Vec<u8>) {
+    let tx =
+        TransactionRequest::default().with_from(from).with_to(to).with_input(data).with_gas_limit(500_000);
+    let _pending = provider.send_transaction(tx).await.unwrap();
+}
+
+/// `plots` plans spread over about 1,000,000 blocks: an account lifted to the hat plots them.
+async fn history(b: &Bench, plots: usize) -> Duration {
+    let started = Instant::now();
+    let p = &b.provider;
+    let plotter = b.deployment.holders[4];
+    let (gov, chief, pause) = (b.addr(keys::MCD_GOV), b.addr(keys::MCD_ADM), b.addr(keys::MCD_PAUSE));
+    send(p, plotter, gov, approveAmountCall { guy: chief, wad: U256::from(1000) * WAD }.abi_encode()).await;
+    send(p, plotter, chief, DSChief::lockCall { wad: U256::from(1000) * WAD }.abi_encode()).await;
+    send(p, plotter, chief, chiefVoteYaysCall { yays: vec![plotter] }.abi_encode()).await;
+    send(p, plotter, chief, DSChief::liftCall { whom: plotter }.abi_encode()).await;
+    p.anvil_set_auto_mine(false).await.unwrap();
+    let per_block = 10;
+    let gap = (1_000_000 / (plots / per_block).max(1)) as u64;
+    for i in 0..plots {
+        let eta = U256::from(4_000_000_000u64 + i as u64);
+        let plot = DSPause::plotCall {
+            usr: Address::repeat_byte(0x42),
+            tag: B256::repeat_byte(7),
+            fax: vec![0u8; 4].into(),
+            eta,
+        };
+        send(p, plotter, pause, plot.abi_encode()).await;
+        if i % per_block == per_block - 1 {
+            p.anvil_mine(Some(1), None).await.unwrap();
+            p.anvil_mine(Some(gap.saturating_sub(1)), None).await.unwrap();
+        }
+    }
+    p.anvil_mine(Some(1), None).await.unwrap();
+    p.anvil_set_auto_mine(true).await.unwrap();
+    started.elapsed()
+}
+
+/// Wall time and peak RSS (KiB) of a command, from wait4's rusage.
+fn measure(program: &str, args: &[&str]) -> (Duration, i64) {
+    let started = Instant::now();
+    // Reaped by wait4 below, which also returns the child's peak RSS.
+    #[allow(clippy::zombie_processes)]
+    let child = Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child with valid pointers.
+    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(status, 0, "{program} {args:?} failed");
+    (started.elapsed(), usage.ru_maxrss)
+}
+
+#[tokio::main]
+async fn main() {
+    let b = Bench::start().await;
+    let (gov, chief, defender_addr) =
+        (b.addr(keys::MCD_GOV), b.addr(keys::MCD_ADM), b.addr(keys::MCD_DEFENDER));
+    let spell = b.deployment.default_spell.to_string();
+    let wad100 = (U256::from(100) * WAD).to_string();
+    let wad1000 = (U256::from(1000) * WAD).to_string();
+
+    println!("HTTP requests per action (defender vs cast, same devnet, counting proxy)");
+    println!("{:<34} {:>18} {:>18}", "action", "defender prep/all", "cast prep/all");
+    let d = b.defender(KEY0, &["deposit", "100"]);
+    let c = b.cast_sends(
+        KEY1,
+        &[
+            (gov, "approve(address,uint256)", vec![defender_addr.to_string(), wad100.clone()]),
+            (defender_addr, "deposit(uint256)", vec![wad100.clone()]),
+        ],
+    );
+    println!(
+        "{:<34} {:>18} {:>18}",
+        "approve + deposit 100 MKR",
+        format!("{}/{}", d.0, d.1),
+        format!("{}/{}", c.0, c.1)
+    );
+    let d = b.defender(KEY0, &["vote", "--lock", "1000"]);
+    let c = b.cast_sends(
+        KEY1,
+        &[
+            (gov, "approve(address,uint256)", vec![chief.to_string(), wad1000.clone()]),
+            (chief, "lock(uint256)", vec![wad1000.clone()]),
+            (chief, "vote(address[])", vec![format!("[{spell}]")]),
+        ],
+    );
+    println!(
+        "{:<34} {:>18} {:>18}",
+        "approve + lock + vote",
+        format!("{}/{}", d.0, d.1),
+        format!("{}/{}", c.0, c.1)
+    );
+    let start = b.mark();
+    run(
+        env!("CARGO_BIN_EXE_defender"),
+        &[
+            "status",
+            "--rpc-url",
+            &b.proxy,
+            "--addresses",
+            b.book.to_str().unwrap(),
+            "--from",
+            &b.deployment.holders[0].to_string(),
+        ],
+        &[],
+    );
+    println!(
+        "{:<34} {:>18} {:>18}",
+        "status (all figures + position)",
+        format!("{}", count(&b.seen, start).1),
+        "-"
+    );
+
+    let plots: usize =
+        std::env::var("DEFENDER_BENCH_PLOTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let built = history(&b, plots).await;
+    let head = b.provider.get_block_number().await.unwrap();
+    let url = b._anvil.url().to_owned();
+    let book = b.book.to_str().unwrap().to_owned();
+    println!("\nqueue over {plots} plots in {head} blocks (history built in {:.1} s)", built.as_secs_f64());
+    let mut runs: Vec<(Duration, i64)> = (0..3)
+        .map(|_| {
+            measure(
+                env!("CARGO_BIN_EXE_defender"),
+                &["queue", "--json", "--rpc-url", &url, "--addresses", &book],
+            )
+        })
+        .collect();
+    runs.sort();
+    let (time, rss) = runs[1];
+    println!(
+        "  defender queue      median {:>7.0} ms, peak RSS {:>6.1} MB",
+        time.as_secs_f64() * 1e3,
+        rss as f64 / 1024.0
+    );
+    let cast = root().join("node_modules/.bin/cast");
+    let pause = b.addr(keys::MCD_PAUSE).to_string();
+    let mut runs: Vec<(Duration, i64)> = (0..3)
+        .map(|_| {
+            measure(
+                cast.to_str().unwrap(),
+                &[
+                    "logs",
+                    "--rpc-url",
+                    &url,
+                    "--from-block",
+                    "0",
+                    "--to-block",
+                    "latest",
+                    "--address",
+                    &pause,
+                    "--json",
+                ],
+            )
+        })
+        .collect();
+    runs.sort();
+    let (time, rss) = runs[1];
+    println!(
+        "  cast logs (raw logs only) median {:>7.0} ms, peak RSS {:>6.1} MB",
+        time.as_secs_f64() * 1e3,
+        rss as f64 / 1024.0
+    );
+}
