@@ -86,6 +86,8 @@ pub enum Command {
     Vote(actions::VoteArgs),
     /// Make the default spell the hat once it has more approvals.
     Lift(actions::LiftArgs),
+    /// Addresses with their ETH, token, chief and defender balances.
+    Accounts(crate::commands::accounts::AccountsArgs),
     /// Start anvil with the reference contracts and print the address book.
     Devnet(DevnetArgs),
 }

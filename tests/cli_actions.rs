@@ -276,3 +276,64 @@ async fn bad_input_is_refused_with_what_to_do_and_nothing_is_sent() {
         .unwrap();
     assert!(text(&out.stderr).contains("NOT_SET_ANYWHERE is not set"), "{}", text(&out.stderr));
 }
+
+#[tokio::test]
+async fn a_keystore_signs_and_accounts_shows_the_result() {
+    let cli = Cli::start().await;
+    let dir = cli.book.parent().unwrap().join("keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cast = concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules/.bin/cast");
+    let made = Command::new(cast)
+        .args(["wallet", "new", dir.to_str().unwrap(), "--unsafe-password", "correct horse"])
+        .output()
+        .unwrap();
+    let made = text(&made.stdout);
+    let address: Address =
+        made.lines().find_map(|l| l.strip_prefix("Address:")).unwrap().trim().parse().unwrap();
+    let file = made.lines().find_map(|l| l.split("keystore file: ").nth(1)).unwrap().trim().to_owned();
+    let password = dir.join("password");
+    std::fs::write(&password, "correct horse\n").unwrap();
+
+    // Fund it from holder 1: ETH for gas, MKR to deposit.
+    let holder = cli.chain.holder(1);
+    let fund = alloy::rpc::types::TransactionRequest::default()
+        .from(holder)
+        .to(address)
+        .value(U256::from(10u64).pow(U256::from(18)));
+    let _ = cli.chain.provider.send_transaction(fund).await.unwrap();
+    cli.chain
+        .ok(
+            holder,
+            cli.addr(keys::MCD_GOV),
+            defender::chain::bindings::DSToken::transferCall { dst: address, wad: wad(50) },
+        )
+        .await;
+
+    let run = |args: &[&str], password_file: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_defender"))
+            .args(args)
+            .args(["--rpc-url", cli.chain.anvil.url(), "--addresses", cli.book.to_str().unwrap()])
+            .args(["--keystore", &file, "--password-file", password_file.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = run(&["deposit", "20", "--yes"], &password);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        cli.chain.read(cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(address)).await,
+        wad(20)
+    );
+
+    let wrong = dir.join("wrong");
+    std::fs::write(&wrong, "battery staple").unwrap();
+    let out = run(&["deposit", "1", "--yes"], &wrong);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("wrong password"), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("battery"), "the password must never be printed");
+
+    let out = run(&["accounts", "--json"], &password);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["accounts"][0]["balance"], wad(30).to_string());
+    assert_eq!(json["accounts"][0]["defender_deposit"], wad(20).to_string());
+}

@@ -1,5 +1,6 @@
 //! One module per command; each turns parsed arguments into work and a report.
 
+pub mod accounts;
 pub mod actions;
 pub mod devnet;
 pub mod queue;
@@ -22,6 +23,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Vote(args) => actions::vote(&cli, args).await,
         Command::Lift(args) => actions::lift(&cli, args).await,
         Command::Queue(args) => queue::queue(&cli, args).await,
+        Command::Accounts(args) => accounts::run(&cli, args).await,
         Command::Cancel(args) => queue::cancel(&cli, args).await,
     }
 }
