@@ -82,13 +82,7 @@ async fn cancel_works_only_while_canceling_and_for_anyone() {
     lock_and_vote_existing(&chain, attacker, replot).await;
     chain.ok(attacker, chain.addr(keys::MCD_ADM), DSChief::liftCall { whom: replot }).await;
     chain.ok(attacker, replot, DssExec::scheduleCall {}).await;
-    let second = Plan {
-        spell: replot,
-        usr: chain.read(replot, DssExec::actionCall {}).await,
-        tag: chain.read(replot, DssExec::tagCall {}).await,
-        fax: chain.read(replot, DssExec::sigCall {}).await,
-        eta: chain.read(replot, DssExec::etaCall {}).await,
-    };
+    let second = common::plan_of(&chain, replot).await;
     chain.reverts(stranger, defender, second.cancel(), "DssDefender/not-canceling").await;
 }
 

@@ -191,13 +191,7 @@ pub async fn attack(chain: &Chain) -> Plan {
     lock_and_vote(chain, attacker, wad(100_000), spell).await;
     chain.ok(attacker, chain.addr(keys::MCD_ADM), DSChief::liftCall { whom: spell }).await;
     chain.ok(attacker, spell, DssExec::scheduleCall {}).await;
-    Plan {
-        spell,
-        usr: chain.read(spell, DssExec::actionCall {}).await,
-        tag: chain.read(spell, DssExec::tagCall {}).await,
-        fax: chain.read(spell, DssExec::sigCall {}).await,
-        eta: chain.read(spell, DssExec::etaCall {}).await,
-    }
+    plan_of(chain, spell).await
 }
 
 pub async fn lock_and_vote(chain: &Chain, who: Address, amount: U256, spell: Address) {
