@@ -307,47 +307,41 @@ async fn main() {
     let url = b._anvil.url().to_owned();
     let book = b.book.to_str().unwrap().to_owned();
     println!("\nqueue over {plots} plots in {head} blocks (history built in {:.1} s)", built.as_secs_f64());
-    let mut runs: Vec<(Duration, i64)> = (0..3)
-        .map(|_| {
-            measure(
-                env!("CARGO_BIN_EXE_defender"),
-                &["queue", "--json", "--rpc-url", &url, "--addresses", &book],
-            )
-        })
-        .collect();
-    runs.sort();
-    let (time, rss) = runs[1];
-    println!(
-        "  defender queue      median {:>7.0} ms, peak RSS {:>6.1} MB",
-        time.as_secs_f64() * 1e3,
-        rss as f64 / 1024.0
+    report(
+        "defender queue",
+        &median_of_3(
+            env!("CARGO_BIN_EXE_defender"),
+            &["queue", "--json", "--rpc-url", &url, "--addresses", &book],
+        ),
     );
     let cast = root().join("node_modules/.bin/cast");
     let pause = b.addr(keys::MCD_PAUSE).to_string();
-    let mut runs: Vec<(Duration, i64)> = (0..3)
-        .map(|_| {
-            measure(
-                cast.to_str().unwrap(),
-                &[
-                    "logs",
-                    "--rpc-url",
-                    &url,
-                    "--from-block",
-                    "0",
-                    "--to-block",
-                    "latest",
-                    "--address",
-                    &pause,
-                    "--json",
-                ],
-            )
-        })
-        .collect();
+    let logs = [
+        "logs",
+        "--rpc-url",
+        &url,
+        "--from-block",
+        "0",
+        "--to-block",
+        "latest",
+        "--address",
+        &pause,
+        "--json",
+    ];
+    report("cast logs (raw logs only)", &median_of_3(cast.to_str().unwrap(), &logs));
+}
+
+/// The run with the median time of three, as (time, peak RSS in KiB).
+fn median_of_3(program: &str, args: &[&str]) -> (Duration, i64) {
+    let mut runs: Vec<(Duration, i64)> = (0..3).map(|_| measure(program, args)).collect();
     runs.sort();
-    let (time, rss) = runs[1];
+    runs[1]
+}
+
+fn report(what: &str, (time, rss): &(Duration, i64)) {
     println!(
-        "  cast logs (raw logs only) median {:>7.0} ms, peak RSS {:>6.1} MB",
+        "  {what:<26} median {:>7.0} ms, peak RSS {:>6.1} MB",
         time.as_secs_f64() * 1e3,
-        rss as f64 / 1024.0
+        *rss as f64 / 1024.0
     );
 }
