@@ -6,12 +6,12 @@ use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::sol_types::SolEvent;
 use common::{ATTACKER, Chain, Plan, activate, attack, deposit, events, lock_and_vote, mkr_balance, wad};
+use defender::chain::addresses::chainlog_key;
 use defender::chain::addresses::keys;
 use defender::chain::bindings::overloads::{approveAmountCall, chiefVoteYaysCall};
 use defender::chain::bindings::{
     ChainLog, DSChief, DSPause, DSToken, DefaultSpell, DefenderAuthority, DssDefender, DssExec, ESM,
 };
-use defender::devnet::deploy::chainlog_key;
 
 #[tokio::test]
 async fn activates_exactly_at_the_threshold_and_only_once() {

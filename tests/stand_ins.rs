@@ -9,10 +9,10 @@ use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolCall;
 use common::{Chain, wad};
+use defender::chain::addresses::chainlog_key;
 use defender::chain::addresses::keys;
 use defender::chain::bindings::overloads::{approveAmountCall, approveUnlimitedCall, chiefVoteYaysCall};
 use defender::chain::bindings::{ChainLog, DSChief, DSPause, DSToken, DefenderAuthority, ESM};
-use defender::devnet::deploy::chainlog_key;
 
 #[tokio::test]
 async fn chief_refuses_free_in_the_block_of_the_lock() {

@@ -19,7 +19,6 @@ pub fn plan(s: &Snapshot, amount: Amount, approve_max: bool) -> PlanResult {
     let wad = t.resolve(amount, s.user.govBalance, "in your wallet")?;
     let mut calls = Vec::new();
     calls.extend(approval_if_needed(
-        s.at.gov,
         s.at.defender,
         "the defender",
         s.user.govAllowanceDefender,

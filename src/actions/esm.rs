@@ -53,7 +53,6 @@ pub fn plan_join(s: &Snapshot, amount: Amount, source: Source) -> PlanResult {
             let wad = t.resolve(amount, s.user.govBalance, "in your wallet")?;
             let mut calls = Vec::new();
             calls.extend(approval_if_needed(
-                s.at.gov,
                 s.at.esm,
                 "the ESM",
                 s.user.govAllowanceEsm,

@@ -82,9 +82,9 @@ impl Tokens<'_> {
     }
 }
 
-/// An approval for `spender` when the allowance is short: exactly `amount`, or unlimited.
+/// An approval of the voting token for `spender` when the allowance is short: exactly
+/// `amount`, or unlimited.
 pub(crate) fn approval_if_needed(
-    token: Address,
     spender: Address,
     spender_name: &str,
     allowance: U256,
@@ -93,6 +93,7 @@ pub(crate) fn approval_if_needed(
     tokens: &Tokens<'_>,
 ) -> Option<Call> {
     use crate::chain::bindings::overloads::{approveAmountCall, approveUnlimitedCall};
+    let token = tokens.0.at.gov;
     if allowance >= amount {
         return None;
     }

@@ -33,7 +33,6 @@ pub fn plan(s: &Snapshot, from: Address, spell: Address, voter: Voter) -> PlanRe
             if let Some(amount) = lock {
                 let wad = t.resolve(amount, s.user.govBalance, "in your wallet")?;
                 calls.extend(approval_if_needed(
-                    s.at.gov,
                     s.at.chief,
                     "the chief",
                     s.user.govAllowanceChief,

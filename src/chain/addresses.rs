@@ -28,6 +28,14 @@ pub mod keys {
     pub const MCD_PROTEGO: &str = "MCD_PROTEGO";
 }
 
+/// A chainlog key as the chainlog stores it: the name left-aligned in a bytes32, as
+/// `"MCD_PAUSE"` is in Solidity. DSToken's bytes32 symbols use the same form.
+pub fn chainlog_key(key: &str) -> alloy::primitives::B256 {
+    let mut word = alloy::primitives::B256::ZERO;
+    word[..key.len()].copy_from_slice(key.as_bytes());
+    word
+}
+
 /// The JSON file a devnet writes and `--addresses` reads, for chains without a chainlog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressBook {

@@ -55,11 +55,6 @@ impl Connection {
             ),
         }
     }
-
-    /// Asks for the chain id alone (for commands that have no other first request).
-    pub async fn chain_id(&self) -> Result<u64> {
-        self.timed(self.provider.get_chain_id()).await
-    }
 }
 
 /// Refuses a chain other than the one `--chain` names.

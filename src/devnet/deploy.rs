@@ -14,7 +14,7 @@ use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::sol_types::{SolCall, SolEvent, SolValue};
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::chain::addresses::{AddressBook, keys};
+use crate::chain::addresses::{AddressBook, chainlog_key, keys};
 use crate::chain::bindings::overloads::{approveAmountCall, burnOwnCall, chiefVoteYaysCall, mintToCall};
 use crate::chain::bindings::{
     ChainLog, DSChief, DSToken, DefenderAuthority, DefenderFab, ESM, End, bytecode,
@@ -240,13 +240,6 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
 
     let block = provider.get_block_number().await?;
     Ok(Deployment { book, deployer, holders, default_spell, block })
-}
-
-/// A chainlog key: the name left-aligned in a bytes32, as `"MCD_PAUSE"` is in Solidity.
-pub fn chainlog_key(key: &str) -> B256 {
-    let mut word = B256::ZERO;
-    word[..key.len()].copy_from_slice(key.as_bytes());
-    word
 }
 
 /// DSToken's bytes32 symbol.

@@ -13,6 +13,7 @@ use defender::chain::addresses::{AddressBook, keys};
 use defender::chain::bindings::bytecode;
 use defender::chain::bindings::overloads::{approveAmountCall, chiefVoteYaysCall};
 use defender::chain::bindings::{DSChief, DSToken, DssDefender, DssExec};
+use defender::chain::pause_log::PlanKey;
 use defender::devnet::anvil::free_port;
 use defender::devnet::deploy::wait_for_receipt;
 use defender::devnet::{Anvil, AnvilOptions, DeployParams, Deployment, deploy};
@@ -154,11 +155,6 @@ impl Chain {
     }
 }
 
-/// DSPause's plan id.
-pub fn plan_id(usr: Address, tag: B256, fax: &Bytes, eta: U256) -> B256 {
-    alloy::primitives::keccak256((usr, tag, fax.clone(), eta).abi_encode_params())
-}
-
 // --- MIP91 scenario pieces shared by the contract and CLI tests ---
 
 /// A plan the attacker put in DSPause, as DSPause's functions take it.
@@ -173,7 +169,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn id(&self) -> B256 {
-        plan_id(self.usr, self.tag, &self.fax, self.eta)
+        PlanKey { usr: self.usr, tag: self.tag, fax: self.fax.clone(), eta: self.eta }.id()
     }
 
     pub fn cancel(&self) -> DssDefender::cancelCall {
