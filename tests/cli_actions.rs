@@ -260,6 +260,8 @@ async fn bad_input_is_refused_with_what_to_do_and_nothing_is_sent() {
     .await;
     cli.refused(0, &["deposit", "1"], 3, "pass --yes").await;
     cli.refused(0, &["withdraw", "1", "--yes"], 3, "no MKR deposited").await;
+    let nowhere = "0x0000000000000000000000000000000000000001";
+    cli.refused(0, &["vote", "--delegate", nowhere, "--yes"], 2, "there is no contract at").await;
 
     let port = defender::devnet::anvil::free_port().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_defender"))

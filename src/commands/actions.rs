@@ -108,9 +108,19 @@ fn read(to: Address, call: impl SolCall) -> TransactionRequest {
     TransactionRequest::default().with_to(to).with_input(call.abi_encode())
 }
 
-fn answer<C: SolCall>(result: &Result<Bytes, String>, what: &str) -> Result<C::Return> {
-    let bytes = result.as_ref().map_err(|e| anyhow!("{what}: {e}"))?;
-    C::abi_decode_returns(bytes).map_err(|_| anyhow!("{what}: unexpected answer (is it the right contract?)"))
+/// Decodes an extra read of `contract`; `what` says what the contract should have been.
+fn answer<C: SolCall>(result: &Result<Bytes, String>, contract: Address, what: &str) -> Result<C::Return> {
+    let bytes = result
+        .as_ref()
+        .map_err(|e| anyhow!("{contract} reverted on {}: is it {what}? ({e})", C::SIGNATURE))?;
+    if bytes.is_empty() {
+        return Err(InputError(format!(
+            "there is no contract at {contract} on this chain: check the address"
+        ))
+        .into());
+    }
+    C::abi_decode_returns(bytes)
+        .map_err(|_| InputError(format!("{contract} does not answer {} like {what}", C::SIGNATURE)).into())
 }
 
 pub async fn vote(cli: &Cli, args: &VoteArgs) -> Result<ExitCode> {
@@ -127,18 +137,16 @@ pub async fn vote(cli: &Cli, args: &VoteArgs) -> Result<ExitCode> {
     let spell = args.spell.unwrap_or(prepared.snapshot.defender.spell);
     let voter = match (args.delegate, args.proxy) {
         (Some(contract), _) => {
-            let what = format!("{contract} does not answer delegate(): is it a VoteDelegate?");
-            Voter::Delegate {
-                contract,
-                delegate: answer::<VoteDelegate::delegateCall>(&prepared.extra[0], &what)?,
-            }
+            let delegate =
+                answer::<VoteDelegate::delegateCall>(&prepared.extra[0], contract, "a VoteDelegate")?;
+            Voter::Delegate { contract, delegate }
         }
         (_, Some(contract)) => {
-            let what = format!("{contract} does not answer hot()/cold(): is it a VoteProxy?");
+            let what = "a VoteProxy";
             Voter::Proxy {
                 contract,
-                hot: answer::<VoteProxy::hotCall>(&prepared.extra[0], &what)?,
-                cold: answer::<VoteProxy::coldCall>(&prepared.extra[1], &what)?,
+                hot: answer::<VoteProxy::hotCall>(&prepared.extra[0], contract, what)?,
+                cold: answer::<VoteProxy::coldCall>(&prepared.extra[1], contract, what)?,
             }
         }
         _ => {
