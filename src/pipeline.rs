@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use alloy::consensus::{SignableTransaction, TxEip1559};
+use alloy::consensus::{SignableTransaction, TxEip1559, TypedTransaction};
 use alloy::primitives::{Address, B256, TxKind};
 use anyhow::{Result, bail};
 use serde_json::json;
@@ -84,7 +84,7 @@ impl Pipeline<'_> {
         }
         let p = self.prepared;
         if let Some(signer) = signer
-            && signer.hot_key
+            && signer.hot_key()
             && !is_devnet(p.chain_id)
         {
             eprintln!("warning: {} is a key outside any device, on chain {}", signer.description, p.chain_id);
@@ -107,7 +107,13 @@ impl Pipeline<'_> {
                 fees,
             })
             .collect();
-        let preview = preview::build(&plan, &txs, Some(&simulation), &p.snapshot, &p.book);
+        let mut preview = preview::build(&plan, &txs, Some(&simulation), &p.snapshot, &p.book);
+        if let Some(signer) = signer {
+            preview.device = signer.device_name();
+            for (shown, tx) in preview.transactions.iter_mut().zip(&txs) {
+                shown.device_screens = signer.screens(&TypedTransaction::Eip1559(tx.unsigned()));
+            }
+        }
         if !self.options.json {
             preview::print(&preview);
         }
@@ -132,17 +138,23 @@ impl Pipeline<'_> {
             return Ok(ExitCode::SUCCESS);
         }
         let Some(signer) = signer else {
-            bail!("no signer: pass --keystore FILE or --private-key-env VAR (or --dry-run to only preview)");
+            bail!(
+                "no signer: pass --ledger, --trezor, --keystore FILE or --private-key-env VAR (or --dry-run to only preview)"
+            );
         };
         self.confirm(&plan, txs.len())?;
 
         let mut signed = Vec::with_capacity(txs.len());
         for (i, tx) in txs.iter().enumerate() {
-            let mut unsigned = tx.unsigned();
-            if !self.options.json && txs.len() > 1 {
+            let unsigned = tx.unsigned();
+            if !self.options.json && (txs.len() > 1 || !signer.hot_key()) {
                 eprintln!("signing {}/{}: {}", i + 1, txs.len(), tx.call.label);
+                if let Some(device) = signer.device_name() {
+                    eprintln!("  confirm on your {device}: tx hash {}", tx.signing_hash());
+                }
             }
-            let signature = signer.sign(&mut unsigned).await.map_err(|e| {
+            let typed = TypedTransaction::Eip1559(unsigned.clone());
+            let signature = signer.sign(&typed).await.map_err(|e| {
                 anyhow::anyhow!(
                     "signing transaction {} of {} failed: {e}; nothing was sent (transactions signed so far were discarded)",
                     i + 1,

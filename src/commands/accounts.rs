@@ -24,13 +24,15 @@ pub struct AccountsArgs {
 }
 
 pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
-    let signer = crate::signers::open(&cli.signer, cli.global.from)?;
+    let signer = crate::signers::open(&cli.signer, cli.global.from).await?;
     let mut addresses = args.accounts.clone();
     if addresses.is_empty() {
         addresses.extend(signer.as_ref().map(|s| s.address()).or(cli.global.from));
     }
     if addresses.is_empty() {
-        bail!("no account to show: pass addresses, --from, or a signer (--keystore, --private-key-env)");
+        bail!(
+            "no account to show: pass addresses, --from, or a signer (--ledger, --trezor, --keystore, --private-key-env)"
+        );
     }
     let connection = rpc::connect(&cli.global.rpc_url)?;
     let sources = discovery::resolve(&cli.global)?;

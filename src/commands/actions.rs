@@ -75,7 +75,7 @@ pub struct LiftArgs {
 }
 
 pub async fn deposit(cli: &Cli, args: &DepositArgs) -> Result<ExitCode> {
-    let session = Session::open(cli)?;
+    let session = Session::open(cli).await?;
     let prepared = session.prepare(vec![]).await?;
     let amount = session.amount(&args.amount, &prepared)?;
     let plan = actions::deposit::plan(&prepared.snapshot, amount, args.approve_max);
@@ -83,7 +83,7 @@ pub async fn deposit(cli: &Cli, args: &DepositArgs) -> Result<ExitCode> {
 }
 
 pub async fn withdraw(cli: &Cli, args: &WithdrawArgs) -> Result<ExitCode> {
-    let session = Session::open(cli)?;
+    let session = Session::open(cli).await?;
     let prepared = session.prepare(vec![]).await?;
     let amount = session.amount(&args.amount, &prepared)?;
     let plan = actions::withdraw::plan(&prepared.snapshot, amount);
@@ -91,7 +91,7 @@ pub async fn withdraw(cli: &Cli, args: &WithdrawArgs) -> Result<ExitCode> {
 }
 
 pub async fn esm(cli: &Cli, args: &EsmArgs) -> Result<ExitCode> {
-    let session = Session::open(cli)?;
+    let session = Session::open(cli).await?;
     let prepared = session.prepare(vec![]).await?;
     let plan = if args.amount.eq_ignore_ascii_case("fire") {
         actions::esm::plan_fire(&prepared.snapshot)
@@ -124,7 +124,7 @@ fn answer<C: SolCall>(result: &Result<Bytes, String>, contract: Address, what: &
 }
 
 pub async fn vote(cli: &Cli, args: &VoteArgs) -> Result<ExitCode> {
-    let session = Session::open(cli)?;
+    let session = Session::open(cli).await?;
     let from = session.require_from()?;
     let extra = match (args.delegate, args.proxy) {
         (Some(contract), _) => vec![read(contract, VoteDelegate::delegateCall {})],
@@ -162,7 +162,7 @@ pub async fn vote(cli: &Cli, args: &VoteArgs) -> Result<ExitCode> {
 }
 
 pub async fn lift(cli: &Cli, args: &LiftArgs) -> Result<ExitCode> {
-    let session = Session::open(cli)?;
+    let session = Session::open(cli).await?;
     let prepared = session.prepare(vec![]).await?;
     let s = &prepared.snapshot;
     // The snapshot knows the default spell's approvals; another spell is checked by the

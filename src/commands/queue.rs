@@ -134,7 +134,7 @@ fn call(to: Address, data: impl SolCall) -> TransactionRequest {
 
 pub async fn cancel(cli: &Cli, args: &CancelArgs) -> Result<ExitCode> {
     let targets: Vec<Target> = args.targets.iter().map(|t| parse_target(t)).collect::<Result<_>>()?;
-    let session = Session::open(cli)?;
+    let session = Session::open(cli).await?;
     // A spell says its own plan: action, tag, sig, eta, read in the first round trip.
     let mut extra = Vec::new();
     for target in &targets {

@@ -31,10 +31,10 @@ pub struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    pub fn open(cli: &'a Cli) -> Result<Self> {
+    pub async fn open(cli: &'a Cli) -> Result<Self> {
         let connection = rpc::connect(&cli.global.rpc_url)?;
         let sources = discovery::resolve(&cli.global)?;
-        let signer = signers::open(&cli.signer, cli.global.from)?;
+        let signer = signers::open(&cli.signer, cli.global.from).await?;
         let from = signer.as_ref().map(Signer::address).or(cli.global.from);
         Ok(Self { cli, connection, sources, signer, from })
     }
@@ -42,7 +42,7 @@ impl<'a> Session<'a> {
     /// The account to act for, or an error saying how to name one.
     pub fn require_from(&self) -> Result<Address> {
         self.from.ok_or_else(|| {
-            anyhow::anyhow!("no account: pass a signer (--keystore, --private-key-env) or --from ADDRESS")
+            anyhow::anyhow!("no account: pass a signer (--ledger, --trezor, --keystore, --private-key-env) or --from ADDRESS")
         })
     }
 

@@ -76,6 +76,9 @@ pub struct TxPreview {
     pub simulation: Option<crate::simulate::Outcome>,
     /// keccak256 of the unsigned payload: a Ledger shows it, so compare it with the screen.
     pub signing_hash: String,
+    /// What the signing device will show, screen by screen (devices only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_screens: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +92,9 @@ pub struct Preview {
     pub warnings: Vec<String>,
     #[serde(with = "crate::units::decimal")]
     pub total_max_cost_wei: U256,
+    /// The signing device, when there is one ("Ledger", "Trezor").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<&'static str>,
 }
 
 pub fn build(
@@ -116,6 +122,7 @@ pub fn build(
             max_cost_wei: max_cost(tx.gas_limit, tx.fees) + tx.call.value,
             simulation: simulation.and_then(|s| s.outcomes.get(i).cloned()),
             signing_hash: tx.signing_hash().to_string(),
+            device_screens: None,
         })
         .collect();
     let changes =
@@ -131,6 +138,7 @@ pub fn build(
         changes,
         warnings: plan.warnings.clone(),
         total_max_cost_wei,
+        device: None,
     }
 }
 
@@ -176,6 +184,12 @@ pub fn print(p: &Preview) {
             None => eprintln!("       not simulated"),
         }
         eprintln!("       tx hash  {} (a Ledger shows it before signing)", tx.signing_hash);
+        if let (Some(device), Some(screens)) = (p.device, &tx.device_screens) {
+            eprintln!("       your {device} will show, screen by screen:");
+            for screen in screens {
+                eprintln!("         │ {screen}");
+            }
+        }
     }
     if !p.changes.is_empty() {
         eprintln!();

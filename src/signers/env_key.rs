@@ -7,6 +7,7 @@ use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Result, bail};
 
 use super::Signer;
+use super::local::LocalKey;
 
 pub fn open(var: &str) -> Result<Signer> {
     let Ok(value) = std::env::var(var) else {
@@ -16,5 +17,5 @@ pub fn open(var: &str) -> Result<Signer> {
         Ok(key) => key,
         Err(_) => bail!("{var} does not hold a private key (64 hex digits, with or without 0x)"),
     };
-    Ok(Signer { description: format!("the key in ${var}"), inner: Arc::new(key), hot_key: true })
+    Ok(Signer::new(Arc::new(LocalKey(key)), format!("the key in ${var}"), None))
 }

@@ -7,6 +7,7 @@ use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context, Result};
 
 use super::Signer;
+use super::local::LocalKey;
 
 pub fn open(path: &Path, password_file: Option<&Path>) -> Result<Signer> {
     if !path.is_file() {
@@ -23,5 +24,5 @@ pub fn open(path: &Path, password_file: Option<&Path>) -> Result<Signer> {
     let key = PrivateKeySigner::decrypt_keystore(path, password).with_context(|| {
         format!("cannot decrypt {}: wrong password, or not a keystore file", path.display())
     })?;
-    Ok(Signer { description: format!("keystore {}", path.display()), inner: Arc::new(key), hot_key: true })
+    Ok(Signer::new(Arc::new(LocalKey(key)), format!("keystore {}", path.display()), None))
 }
