@@ -156,7 +156,7 @@ impl Pipeline<'_> {
             let typed = TypedTransaction::Eip1559(unsigned.clone());
             let signature = signer.sign(&typed).await.map_err(|e| {
                 anyhow::anyhow!(
-                    "signing transaction {} of {} failed: {e}; nothing was sent (transactions signed so far were discarded)",
+                    "signing transaction {} of {} failed: {e:#}; nothing was sent (transactions signed so far were discarded)",
                     i + 1,
                     txs.len()
                 )

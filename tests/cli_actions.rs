@@ -3,84 +3,14 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
-use common::{Chain, activate, attack, mkr_balance, wad};
+use common::cli::{Cli, KEYS, text};
+use common::{activate, attack, mkr_balance, wad};
 use defender::chain::addresses::keys;
 use defender::chain::bindings::{DSChief, DSPause, DssDefender, ESM};
-
-/// anvil's test keys (the standard mnemonic), by account index.
-const KEYS: [&str; 7] = [
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
-    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
-    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
-    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
-];
-
-struct Cli {
-    chain: Chain,
-    book: std::path::PathBuf,
-}
-
-impl Cli {
-    async fn start() -> Self {
-        let chain = Chain::start().await;
-        let dir = std::env::temp_dir().join(format!(
-            "defender-cli-{}-{}",
-            std::process::id(),
-            chain.anvil.url().rsplit(':').next().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let book = dir.join("addresses.json");
-        let mut with_url = chain.book().clone();
-        with_url.rpc_url = Some(chain.anvil.url().to_owned());
-        with_url.save(&book).unwrap();
-        Self { chain, book }
-    }
-
-    /// Runs `defender ARGS` as test account `account` (its key in $DEFENDER_TEST_KEY).
-    fn run(&self, account: usize, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_defender"))
-            .args(args)
-            .args(["--rpc-url", self.chain.anvil.url(), "--addresses", self.book.to_str().unwrap()])
-            .args(["--private-key-env", "DEFENDER_TEST_KEY"])
-            .env("DEFENDER_TEST_KEY", KEYS[account])
-            .env_remove("ETH_RPC_URL")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, account: usize, args: &[&str]) -> String {
-        let out = self.run(account, args);
-        assert!(out.status.success(), "defender {args:?} failed:\n{}", text(&out.stderr));
-        text(&out.stdout)
-    }
-
-    /// Runs a command that must fail with `code`, say `message`, and send nothing.
-    async fn refused(&self, account: usize, args: &[&str], code: i32, message: &str) {
-        let who = self.chain.provider.get_accounts().await.unwrap()[account];
-        let nonce = self.chain.provider.get_transaction_count(who).await.unwrap();
-        let out = self.run(account, args);
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(code), "defender {args:?}: {stderr}");
-        assert!(stderr.contains(message), "defender {args:?}: expected {message:?} in:\n{stderr}");
-        let after = self.chain.provider.get_transaction_count(who).await.unwrap();
-        assert_eq!(after, nonce, "defender {args:?} sent a transaction");
-    }
-
-    fn addr(&self, key: &str) -> Address {
-        self.chain.addr(key)
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[tokio::test]
 async fn deposit_approves_exactly_then_deposits_and_reports_json() {

@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::chain::snapshot::{decode_snapshot, lens_request};
 use crate::chain::{discovery, rpc};
 use crate::cli::Cli;
+use crate::signers::{self, DerivationPath};
 use crate::units::format_token;
 
 #[derive(Debug, Args)]
@@ -21,17 +22,58 @@ pub struct AccountsArgs {
     /// Addresses to show [default: the signer's, or --from].
     #[arg(value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
     pub accounts: Vec<Address>,
+
+    /// With --ledger or --trezor: how many accounts of each derivation scheme to list.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub count: u32,
+
+    /// With --ledger or --trezor: which derivation scheme to list.
+    #[arg(long, value_enum, default_value_t = Scheme::Both)]
+    pub scheme: Scheme,
+}
+
+/// Ledger Live's m/44'/60'/N'/0/0, the legacy m/44'/60'/0'/N, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scheme {
+    Both,
+    LedgerLive,
+    Legacy,
+}
+
+impl Scheme {
+    fn paths(self, count: u32) -> Vec<DerivationPath> {
+        let live = (0..count).map(DerivationPath::ledger_live);
+        let legacy = (0..count).map(DerivationPath::legacy);
+        match self {
+            Scheme::Both => live.chain(legacy).collect(),
+            Scheme::LedgerLive => live.collect(),
+            Scheme::Legacy => legacy.collect(),
+        }
+    }
 }
 
 pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
-    let signer = crate::signers::open(&cli.signer, cli.global.from).await?;
     let mut addresses = args.accounts.clone();
-    if addresses.is_empty() {
+    let mut paths: Vec<Option<DerivationPath>> = vec![None; addresses.len()];
+    if addresses.is_empty() && cli.signer.device().is_some() {
+        let derived = if cli.signer.path.hd_path.is_some()
+            || cli.signer.path.ledger_live.is_some()
+            || cli.signer.path.legacy.is_some()
+        {
+            vec![cli.signer.path.path()]
+        } else {
+            args.scheme.paths(args.count)
+        };
+        addresses = signers::device_addresses(&cli.signer, &derived).await?;
+        paths = derived.into_iter().map(Some).collect();
+    } else if addresses.is_empty() {
+        let signer = signers::open(&cli.signer, cli.global.from).await?;
         addresses.extend(signer.as_ref().map(|s| s.address()).or(cli.global.from));
+        paths = vec![None; addresses.len()];
     }
     if addresses.is_empty() {
         bail!(
-            "no account to show: pass addresses, --from, or a signer (--ledger, --trezor, --keystore, --private-key-env)"
+            "no account to show: pass addresses, --from, --ledger, --trezor, or a signer (--keystore, --private-key-env)"
         );
     }
     let connection = rpc::connect(&cli.global.rpc_url)?;
@@ -44,17 +86,18 @@ pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
         .collect::<Result<_, _>>()?;
     connection.timed(batch.send()).await?;
     let mut rows = Vec::new();
-    for (address, waiter) in addresses.iter().zip(waiters) {
+    for ((address, path), waiter) in addresses.iter().zip(paths).zip(waiters) {
         let snapshot = decode_snapshot(&connection.timed(waiter).await?)?;
         rpc::check_chain(&connection.url, snapshot.block.chainId.saturating_to(), cli.global.chain)?;
-        rows.push((*address, snapshot));
+        rows.push((*address, path, snapshot));
     }
     if cli.global.json {
         let list: Vec<_> = rows
             .iter()
-            .map(|(a, s)| {
+            .map(|(a, path, s)| {
                 json!({
                     "address": a,
+                    "path": path.as_ref().map(ToString::to_string),
                     "eth": s.user.ethBalance.to_string(),
                     "balance": s.user.govBalance.to_string(),
                     "chief_deposit": s.user.chiefDeposits.to_string(),
@@ -66,20 +109,30 @@ pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&json!({ "accounts": list }))?);
         return Ok(ExitCode::SUCCESS);
     }
-    let symbol = rows[0].1.symbol();
-    let decimals = rows[0].1.decimals();
+    let symbol = rows[0].2.symbol();
+    let decimals = rows[0].2.decimals();
     let t = |v: U256| format_token(v, decimals);
+    let with_paths = rows.iter().any(|(_, p, _)| p.is_some());
+    let path_column = |p: &Option<DerivationPath>| {
+        if with_paths {
+            format!("{:<20} ", p.as_ref().map(ToString::to_string).unwrap_or_default())
+        } else {
+            String::new()
+        }
+    };
     println!(
-        "{:<44} {:>14} {:>16} {:>16} {:>16}",
+        "{}{:<44} {:>14} {:>16} {:>16} {:>16}",
+        if with_paths { format!("{:<20} ", "path") } else { String::new() },
         "address",
         "ETH",
         symbol.clone(),
         "in chief",
         "in defender"
     );
-    for (address, s) in &rows {
+    for (address, path, s) in &rows {
         println!(
-            "{:<44} {:>14} {:>16} {:>16} {:>16}",
+            "{}{:<44} {:>14} {:>16} {:>16} {:>16}",
+            path_column(path),
             address.to_string(),
             format_token(s.user.ethBalance / U256::from(10u64.pow(12)) * U256::from(10u64.pow(12)), 18),
             t(s.user.govBalance),

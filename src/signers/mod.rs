@@ -174,6 +174,17 @@ impl Signer {
     }
 }
 
+/// The device's addresses at `paths`, read silently (for `accounts`).
+pub async fn device_addresses(args: &SignerArgs, paths: &[DerivationPath]) -> Result<Vec<Address>> {
+    if args.ledger {
+        ledger::addresses(args, paths).await
+    } else if args.trezor {
+        trezor::addresses(args, paths).await
+    } else {
+        bail!("no device: pass --ledger or --trezor")
+    }
+}
+
 /// Opens the signer the options name, if any, and checks it against `--from`.
 pub async fn open(args: &SignerArgs, from: Option<Address>) -> Result<Option<Signer>> {
     let signer = if let Some(path) = &args.keystore {

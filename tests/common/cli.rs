@@ -1,0 +1,125 @@
+//! Running the built binary against a test chain, as a chosen signer, and checking that a
+//! refused run sent nothing.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use alloy::primitives::Address;
+use alloy::providers::Provider;
+
+use super::Chain;
+
+/// anvil's test keys (the standard mnemonic), by account index.
+pub const KEYS: [&str; 7] = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+];
+
+/// Who signs: anvil's account N, as a key in the environment or on a simulated device whose
+/// seed is the same mnemonic (account N is at m/44'/60'/0'/0/N).
+#[derive(Debug, Clone, Copy)]
+pub enum SignWith {
+    EnvKey,
+    Ledger(SocketAddr),
+}
+
+pub struct Cli {
+    pub chain: Chain,
+    pub book: PathBuf,
+    pub sign_with: SignWith,
+}
+
+impl Cli {
+    pub async fn start() -> Self {
+        Self::start_signing_with(SignWith::EnvKey).await
+    }
+
+    pub async fn start_signing_with(sign_with: SignWith) -> Self {
+        let chain = Chain::start().await;
+        let dir = std::env::temp_dir().join(format!(
+            "defender-cli-{}-{}",
+            std::process::id(),
+            chain.anvil.url().rsplit(':').next().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let book = dir.join("addresses.json");
+        let mut with_url = chain.book().clone();
+        with_url.rpc_url = Some(chain.anvil.url().to_owned());
+        with_url.save(&book).unwrap();
+        Self { chain, book, sign_with }
+    }
+
+    /// `defender ARGS` on this chain, with no signer.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_defender"));
+        command
+            .args(args)
+            .args(["--rpc-url", self.chain.anvil.url(), "--addresses", self.book.to_str().unwrap()])
+            .env_remove("ETH_RPC_URL")
+            .env_remove("ETH_FROM");
+        command
+    }
+
+    /// `defender ARGS` signed by test account `account`.
+    pub fn signed(&self, account: usize, args: &[&str]) -> Command {
+        let mut command = self.command(args);
+        match self.sign_with {
+            SignWith::EnvKey => {
+                command
+                    .args(["--private-key-env", "DEFENDER_TEST_KEY"])
+                    .env("DEFENDER_TEST_KEY", KEYS[account]);
+            }
+            SignWith::Ledger(addr) => {
+                command.args(["--ledger", "--speculos", &addr.to_string()]);
+                command.args(["--hd-path", &format!("m/44'/60'/0'/0/{account}")]);
+            }
+        }
+        command
+    }
+
+    pub fn run(&self, account: usize, args: &[&str]) -> Output {
+        output(self.signed(account, args))
+    }
+
+    pub fn ok(&self, account: usize, args: &[&str]) -> String {
+        let out = self.run(account, args);
+        assert!(out.status.success(), "defender {args:?} failed:\n{}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// Runs a command that must fail with `code`, say `message`, and send nothing.
+    pub async fn refused(&self, account: usize, args: &[&str], code: i32, message: &str) -> String {
+        let who = self.chain.provider.get_accounts().await.unwrap()[account];
+        let nonce = self.chain.provider.get_transaction_count(who).await.unwrap();
+        let out = self.run(account, args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "defender {args:?}: {stderr}");
+        assert!(stderr.contains(message), "defender {args:?}: expected {message:?} in:\n{stderr}");
+        let after = self.chain.provider.get_transaction_count(who).await.unwrap();
+        assert_eq!(after, nonce, "defender {args:?} sent a transaction");
+        stderr
+    }
+
+    pub fn addr(&self, key: &str) -> Address {
+        self.chain.addr(key)
+    }
+}
+
+/// Runs `command` to completion without starving the runtime that serves a device simulator.
+pub fn output(mut command: Command) -> Output {
+    let mut run = move || command.output().unwrap();
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+        _ => run(),
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

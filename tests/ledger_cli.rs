@@ -1,0 +1,264 @@
+//! Every action signed on a (simulated) Ledger over Speculos's APDU port: effects on chain,
+//! the APDUs a plan costs, what the screens show, and each failure refused with nothing sent.
+
+mod common;
+
+use alloy::consensus::{SignableTransaction, TxEip1559, TxLegacy, TypedTransaction};
+use alloy::primitives::{B256, Bytes, TxKind, U256, keccak256};
+use alloy::providers::Provider;
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use common::cli::{Cli, KEYS, SignWith, text};
+use common::{activate, attack, mkr_balance, wad};
+use defender::chain::addresses::keys;
+use defender::chain::bindings::{DSChief, DSPause, DssDefender, ESM};
+use defender::signers::{self, DerivationPath, SignerArgs};
+use defender_sim::ledger::{Fault, LedgerConfig, LedgerSim};
+
+const INS_SIGN_TX: u8 = 0x04;
+
+async fn start(config: LedgerConfig) -> (Cli, LedgerSim) {
+    let sim = LedgerSim::start(config).await.unwrap();
+    let cli = Cli::start_signing_with(SignWith::Ledger(sim.addr())).await;
+    (cli, sim)
+}
+
+fn report(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_and_deposit_cost_four_apdus_and_show_what_the_device_shows() {
+    let (cli, sim) = start(LedgerConfig::default()).await;
+    let alice = cli.chain.holder(0);
+    let out = report(&cli.ok(0, &["deposit", "1500", "--yes", "--json"]));
+
+    let deposited = cli.chain.read(cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(alice)).await;
+    assert_eq!(deposited, wad(1500));
+    assert_eq!(mkr_balance(&cli.chain, alice).await, wad(98_500));
+
+    // Configuration once, address once, then one APDU per signature: both payloads fit 255 bytes.
+    let apdus = sim.apdus();
+    let ins: Vec<u8> = apdus.iter().map(|a| a.ins).collect();
+    assert_eq!(ins, [0x06, 0x02, INS_SIGN_TX, INS_SIGN_TX], "{apdus:?}");
+    assert!(apdus.iter().all(|a| a.status == 0x9000));
+    assert_eq!(apdus[1].p1, 0, "the address is read silently");
+
+    // The preview said what the device then showed, screen for screen, hash included.
+    let txs = out["preview"]["transactions"].as_array().unwrap();
+    let shown = sim.screens();
+    assert_eq!(shown.len(), 2);
+    for (tx, screens) in txs.iter().zip(&shown) {
+        let predicted: Vec<String> = serde_json::from_value(tx["device_screens"].clone()).unwrap();
+        assert_eq!(&predicted, screens);
+        assert!(screens.contains(&tx["signing_hash"].as_str().unwrap().to_owned()), "{screens:?}");
+    }
+    assert_eq!(out["preview"]["device"], "Ledger");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_signs_on_the_ledger() {
+    let (cli, sim) = start(LedgerConfig::default()).await;
+    let chain = &cli.chain;
+    let chief = cli.addr(keys::MCD_ADM);
+    let spell = chain.deployment.default_spell;
+
+    // An attack is queued; holders deposit past the threshold, then anyone cancels.
+    let plan = attack(chain).await;
+    activate(chain).await;
+    cli.ok(6, &["cancel", "--all", "--yes", "--verify"]);
+    assert!(!chain.read(cli.addr(keys::MCD_PAUSE), DSPause::plansCall(plan.id())).await);
+    let canceller = chain.provider.get_accounts().await.unwrap()[6];
+    assert_eq!(sim.screens()[0], ["Verify address".to_owned(), canceller.to_checksum(None)]);
+
+    // Holder 1 deposited 25,000 in `activate`; the rest goes to the chief.
+    let approvals = chain.read(chief, DSChief::approvalsCall(spell)).await;
+    cli.ok(1, &["vote", "--lock", "all", "--yes"]);
+    cli.ok(2, &["vote", "--lock", "60000", "--yes"]);
+    assert_eq!(chain.read(chief, DSChief::approvalsCall(spell)).await, approvals + wad(135_000));
+    cli.ok(3, &["lift", "--yes"]);
+    assert_eq!(chain.read(chief, DSChief::hatCall {}).await, spell);
+
+    cli.ok(3, &["esm", "250", "--direct", "--yes", "--burn"]);
+    assert_eq!(chain.read(cli.addr(keys::MCD_ESM), ESM::SumCall {}).await, wad(250));
+
+    // Holder 0 deposited in `activate`: part into the ESM, the rest back after the lockup.
+    let alice = chain.holder(0);
+    let before = chain.read(cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(alice)).await;
+    cli.ok(0, &["esm", "100", "--yes", "--burn"]);
+    assert_eq!(chain.read(cli.addr(keys::MCD_ESM), ESM::SumCall {}).await, wad(350));
+    chain.warp(chain.params.lockup_duration.as_secs()).await;
+    let wallet = mkr_balance(chain, alice).await;
+    cli.ok(0, &["withdraw", "all", "--yes"]);
+    assert_eq!(mkr_balance(chain, alice).await, wallet + before - wad(100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_lists_both_schemes_with_balances() {
+    let (cli, sim) = start(LedgerConfig::default()).await;
+    let out = text(
+        &common::cli::output(cli.command(&[
+            "accounts",
+            "--ledger",
+            "--speculos",
+            &sim.addr().to_string(),
+            "--count",
+            "2",
+            "--json",
+        ]))
+        .stdout,
+    );
+    let accounts = report(&out)["accounts"].as_array().unwrap().clone();
+    let paths: Vec<&str> = accounts.iter().map(|a| a["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["m/44'/60'/0'/0/0", "m/44'/60'/1'/0/0", "m/44'/60'/0'/0", "m/44'/60'/0'/1"]);
+    // Ledger Live account 0 is anvil's funded account 0; the others hold nothing.
+    let address =
+        |a: &serde_json::Value| a["address"].as_str().unwrap().parse::<alloy::primitives::Address>().unwrap();
+    assert_eq!(address(&accounts[0]), cli.chain.holder(0));
+    assert_eq!(accounts[0]["balance"], wad(100_000).to_string());
+    for a in &accounts[1..] {
+        assert_eq!(address(a), sim.address_at(a["path"].as_str().unwrap()));
+        assert_eq!(a["balance"], "0");
+    }
+    assert!(sim.apdus().iter().all(|a| a.ins == 0x02 && a.p1 == 0), "silent address reads only");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_device_failure_says_what_to_do_and_sends_nothing() {
+    let (cli, sim) = start(LedgerConfig::default()).await;
+    let cases = [
+        (Fault::RejectOnDevice, "rejected on the Ledger"),
+        (Fault::Locked, "the Ledger is locked"),
+        (Fault::WrongApp, "the Ethereum app is not open"),
+        (Fault::Busy, "the Ledger is busy"),
+        (Fault::DisconnectDuringSign, "disconnected or stopped answering"),
+    ];
+    for (fault, message) in cases {
+        sim.set_fault(fault);
+        sim.clear_log();
+        cli.refused(0, &["deposit", "10", "--yes"], 1, message).await;
+        if fault == Fault::RejectOnDevice {
+            // The user saw the approval and said no: nothing after it was sent to the device.
+            assert_eq!(sim.apdus().iter().filter(|a| a.ins == INS_SIGN_TX).count(), 1);
+        }
+    }
+    sim.set_fault(Fault::None);
+
+    sim.set_fault(Fault::RejectOnDevice);
+    sim.clear_log();
+    cli.refused(0, &["deposit", "10", "--yes", "--verify"], 1, "rejected on the Ledger").await;
+    assert!(sim.apdus().iter().all(|a| a.ins != INS_SIGN_TX), "stopped at the address");
+    sim.set_fault(Fault::None);
+
+    sim.set_blind_signing(false);
+    sim.clear_log();
+    let stderr = cli.refused(0, &["deposit", "10", "--yes"], 1, "blind signing is off").await;
+    assert!(stderr.contains("Settings > Blind signing"), "{stderr}");
+    assert!(sim.apdus().iter().all(|a| a.ins != INS_SIGN_TX), "refused before any signing APDU");
+    sim.set_blind_signing(true);
+
+    // The derived address must be the one --from names.
+    let bob = cli.chain.holder(1).to_string();
+    cli.refused(0, &["deposit", "10", "--yes", "--from", &bob], 1, "accounts --ledger").await;
+
+    // An app too old for EIP-1559.
+    let old = LedgerSim::start(LedgerConfig { version: (1, 8, 5), ..LedgerConfig::default() }).await.unwrap();
+    let mut command = cli.command(&["deposit", "10", "--yes"]);
+    command.args(["--ledger", "--speculos", &old.addr().to_string()]);
+    let out = common::cli::output(command);
+    assert!(text(&out.stderr).contains("EIP-1559 needs app 1.9.0"), "{}", text(&out.stderr));
+    let nonce = cli.chain.provider.get_transaction_count(cli.chain.holder(0)).await.unwrap();
+    assert_eq!(nonce, 0, "nothing was sent");
+
+    // Nobody listening on the port.
+    let port = defender::devnet::anvil::free_port().unwrap();
+    let mut command = cli.command(&["deposit", "10", "--yes"]);
+    command.args(["--ledger", "--speculos", &format!("127.0.0.1:{port}")]);
+    let out = common::cli::output(command);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot reach Speculos"), "{}", text(&out.stderr));
+}
+
+fn device_args(sim: &LedgerSim, path: &str) -> SignerArgs {
+    let mut args = SignerArgs { ledger: true, speculos: Some(sim.addr()), ..SignerArgs::default() };
+    args.path.hd_path = Some(path.parse::<DerivationPath>().unwrap());
+    args
+}
+
+fn local(account: usize) -> PrivateKeySigner {
+    KEYS[account].parse().unwrap()
+}
+
+/// A legacy payload whose naive 255-byte split would end a chunk right after `data`, the
+/// split on which the app signs early with chain id 0: the client must split elsewhere and
+/// get a valid EIP-155 signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_transactions_avoid_the_early_signing_split() {
+    let sim = LedgerSim::start(LedgerConfig::default()).await.unwrap();
+    let signer = signers::ledger::open(&device_args(&sim, "m/44'/60'/0'/0/2")).await.unwrap();
+    let prefix = 1 + 4 * 5;
+    let tail = 5; // chain id 31337 (0x827a69), 0x80, 0x80
+    let tx = (0..600)
+        .map(|len| TxLegacy {
+            chain_id: Some(31_337),
+            nonce: 1,
+            gas_price: 1_000_000_000,
+            gas_limit: 90_000,
+            to: TxKind::Call(alloy::primitives::Address::repeat_byte(0x42)),
+            value: U256::from(5),
+            input: Bytes::from(vec![0x5a; len]),
+        })
+        .find(|tx| {
+            let mut payload = Vec::new();
+            tx.encode_for_signing(&mut payload);
+            (prefix + payload.len() - tail) % 255 == 0
+        })
+        .expect("some data length puts the naive boundary right after data");
+    let typed = TypedTransaction::Legacy(tx.clone());
+    let signature = signer.sign(&typed).await.unwrap();
+    assert_eq!(signature.recover_address_from_prehash(&tx.signature_hash()).unwrap(), local(2).address());
+    assert_eq!(signature, local(2).sign_hash_sync(&tx.signature_hash()).unwrap(), "RFC 6979: byte-identical");
+    let signing: Vec<_> = sim.apdus().into_iter().filter(|a| a.ins == INS_SIGN_TX).collect();
+    assert!(signing.iter().all(|a| a.status == 0x9000), "{signing:?}");
+    assert_eq!(
+        signing.last().unwrap().data.len(),
+        tail + 1,
+        "the last chunk carries one more byte than the tail"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_calldata_messages_and_typed_hashes_match_a_software_key() {
+    let sim = LedgerSim::start(LedgerConfig::default()).await.unwrap();
+    let signer = signers::ledger::open(&device_args(&sim, "m/44'/60'/0'/0/3")).await.unwrap();
+    let key = local(3);
+    assert_eq!(signer.address(), key.address());
+
+    let tx = TxEip1559 {
+        chain_id: 1,
+        nonce: 9,
+        gas_limit: 300_000,
+        max_fee_per_gas: 30_000_000_000,
+        max_priority_fee_per_gas: 2_000_000_000,
+        to: TxKind::Call(alloy::primitives::Address::repeat_byte(0x17)),
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input: Bytes::from((0..3000u32).map(|i| i as u8).collect::<Vec<u8>>()),
+    };
+    sim.clear_log();
+    let signature = signer.sign(&TypedTransaction::Eip1559(tx.clone())).await.unwrap();
+    assert_eq!(signature, key.sign_hash_sync(&tx.signature_hash()).unwrap());
+    let chunks = sim.apdus().iter().filter(|a| a.ins == INS_SIGN_TX).count();
+    let mut payload = Vec::new();
+    tx.encode_for_signing(&mut payload);
+    assert_eq!(chunks, (21 + payload.len()).div_ceil(255), "the fewest chunks");
+
+    let message = b"I control this address for the MIP91 war room".repeat(10);
+    let signature = signer.sign_message(&message).await.unwrap();
+    assert_eq!(signature, key.sign_message_sync(&message).unwrap());
+
+    let (domain, struct_hash) = (keccak256(b"domain"), B256::repeat_byte(0x33));
+    let signature = signer.sign_typed_hashes(domain, struct_hash).await.unwrap();
+    let digest = keccak256([&[0x19u8, 0x01][..], domain.as_slice(), struct_hash.as_slice()].concat());
+    assert_eq!(signature, key.sign_hash_sync(&digest).unwrap());
+}
