@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy::network::TransactionBuilder;
@@ -20,80 +19,14 @@ use defender::chain::bindings::{DSChief, DSPause};
 use defender::devnet::anvil::free_port;
 use defender::devnet::{Anvil, AnvilOptions, DeployParams, Deployment, deploy};
 use defender::units::WAD;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use defender_sim::rpc_proxy::RpcProxy;
 
 const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const KEY1: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
-/// Every HTTP request seen, as the JSON-RPC methods in its body.
-type Seen = Arc<Mutex<Vec<Vec<String>>>>;
-
-async fn proxy(upstream: SocketAddr) -> (SocketAddr, Seen) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen: Seen = Arc::default();
-    let log = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((client, _)) = listener.accept().await else { return };
-            let log = log.clone();
-            tokio::spawn(async move {
-                let _ = relay(client, upstream, log).await;
-            });
-        }
-    });
-    (addr, seen)
-}
-
-/// Reads one HTTP/1.1 message (headers + Content-Length body) from `stream`.
-async fn read_message(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<Option<Vec<u8>>> {
-    loop {
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-                .unwrap_or(0);
-            let total = end + 4 + length;
-            if buffer.len() >= total {
-                return Ok(Some(buffer.drain(..total).collect()));
-            }
-        }
-        let mut chunk = [0u8; 65536];
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-}
-
-async fn relay(mut client: TcpStream, upstream: SocketAddr, seen: Seen) -> std::io::Result<()> {
-    let mut server = TcpStream::connect(upstream).await?;
-    let (mut from_client, mut from_server) = (Vec::new(), Vec::new());
-    while let Some(request) = read_message(&mut client, &mut from_client).await? {
-        let body_start = request.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4).unwrap_or(0);
-        let methods = match serde_json::from_slice::<serde_json::Value>(&request[body_start..]) {
-            Ok(serde_json::Value::Array(items)) => {
-                items.iter().map(|i| i["method"].as_str().unwrap_or("?").to_owned()).collect()
-            }
-            Ok(single) => vec![single["method"].as_str().unwrap_or("?").to_owned()],
-            Err(_) => vec!["?".to_owned()],
-        };
-        seen.lock().unwrap().push(methods);
-        server.write_all(&request).await?;
-        match read_message(&mut server, &mut from_server).await? {
-            Some(response) => client.write_all(&response).await?,
-            None => return Ok(()),
-        }
-    }
-    Ok(())
-}
-
 /// (requests before the first broadcast, all requests) since `start`.
-fn count(seen: &Seen, start: usize) -> (usize, usize) {
-    let all = seen.lock().unwrap()[start..].to_vec();
+fn count(proxy: &RpcProxy, start: usize) -> (usize, usize) {
+    let all = proxy.requests()[start..].to_vec();
     let prepare =
         all.iter().position(|m| m.iter().any(|m| m == "eth_sendRawTransaction")).unwrap_or(all.len());
     (prepare, all.len())
@@ -118,8 +51,8 @@ struct Bench {
     provider: DynProvider,
     deployment: Deployment,
     book: PathBuf,
-    proxy: String,
-    seen: Seen,
+    proxy: RpcProxy,
+    url: String,
 }
 
 impl Bench {
@@ -134,21 +67,22 @@ impl Bench {
         let book = std::env::temp_dir().join(format!("defender-bench-{}.json", std::process::id()));
         deployment.book.save(&book).unwrap();
         let upstream: SocketAddr = anvil.url().trim_start_matches("http://").parse().unwrap();
-        let (addr, seen) = proxy(upstream).await;
-        Self { _anvil: anvil, provider, deployment, book, proxy: format!("http://{addr}"), seen }
+        let proxy = RpcProxy::start(upstream).await.unwrap();
+        let url = proxy.url();
+        Self { _anvil: anvil, provider, deployment, book, proxy, url }
     }
 
     fn mark(&self) -> usize {
-        self.seen.lock().unwrap().len()
+        self.proxy.requests().len()
     }
 
     fn defender(&self, key: &str, args: &[&str]) -> (usize, usize) {
         let start = self.mark();
         let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--yes", "--rpc-url", &self.proxy, "--addresses", self.book.to_str().unwrap()]);
+        all.extend(["--yes", "--rpc-url", &self.url, "--addresses", self.book.to_str().unwrap()]);
         all.extend(["--private-key-env", "BENCH_KEY"]);
         run(env!("CARGO_BIN_EXE_defender"), &all, &[("BENCH_KEY", key)]);
-        count(&self.seen, start)
+        count(&self.proxy, start)
     }
 
     fn cast_sends(&self, key: &str, sends: &[(Address, &str, Vec<String>)]) -> (usize, usize) {
@@ -157,14 +91,14 @@ impl Bench {
         for (to, sig, args) in sends {
             let to = to.to_string();
             let mut all =
-                vec!["send", "--private-key", key, "--rpc-url", self.proxy.as_str(), to.as_str(), sig];
+                vec!["send", "--private-key", key, "--rpc-url", self.url.as_str(), to.as_str(), sig];
             all.extend(args.iter().map(String::as_str));
             run(cast.to_str().unwrap(), &all, &[]);
         }
-        let (_, total) = count(&self.seen, start);
+        let (_, total) = count(&self.proxy, start);
         // cast prepares each transaction just before sending it; count all requests that are
         // not the broadcast or the receipt polling as preparation.
-        let methods: Vec<Vec<String>> = self.seen.lock().unwrap()[start..].to_vec();
+        let methods: Vec<Vec<String>> = self.proxy.requests()[start..].to_vec();
         let prepare = methods
             .iter()
             .filter(|m| !m.iter().any(|m| m == "eth_sendRawTransaction" || m == "eth_getTransactionReceipt"))
@@ -285,7 +219,7 @@ async fn main() {
         &[
             "status",
             "--rpc-url",
-            &b.proxy,
+            &b.url,
             "--addresses",
             b.book.to_str().unwrap(),
             "--from",
@@ -296,7 +230,7 @@ async fn main() {
     println!(
         "{:<34} {:>18} {:>18}",
         "status (all figures + position)",
-        format!("{}", count(&b.seen, start).1),
+        format!("{}", count(&b.proxy, start).1),
         "-"
     );
 

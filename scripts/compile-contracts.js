@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Compiles every contract under contracts/ in one standard-JSON run of the pinned solc (npm
 // package `solc`, version pinned in package.json) and writes, per deployable contract,
-// abi/<Name>.json (the ABI) and abi/<Name>.bin (creation bytecode, hex). The output depends only
+// abi/<Name>.json (the ABI) and abi/<Name>.bin (creation bytecode, hex), and for the client's
+// helpers under contracts/client/ also abi/<Name>.runtime.bin (runtime bytecode). The output depends only
 // on the sources and the pinned compiler, so CI can rebuild and compare byte for byte.
 //
 // usage: node scripts/compile-contracts.js OUT_DIR
@@ -67,6 +68,10 @@ for (const [file, contracts] of Object.entries(output.contracts)) {
     }
     fs.writeFileSync(path.join(outDir, name + '.json'), JSON.stringify(c.abi, null, 2) + '\n');
     fs.writeFileSync(path.join(outDir, name + '.bin'), c.evm.bytecode.object + '\n');
+    // The client's helpers run as code placed by state override, so they need their runtime.
+    if (file.startsWith('contracts/client/') && c.evm.deployedBytecode.object) {
+      fs.writeFileSync(path.join(outDir, name + '.runtime.bin'), c.evm.deployedBytecode.object + '\n');
+    }
   }
 }
 process.stdout.write(`compiled ${seen.size} contracts with solc ${solc.version()} into ${path.relative(root, outDir) || '.'}\n`);

@@ -3,19 +3,24 @@
 //!
 //! Sequence matters: a `deposit` cannot succeed before its `approve` is mined, so estimating
 //! each transaction alone would fail. One simulated block holds them all, in nonce order.
+//! Nodes without `eth_simulateV1` get one `eth_call` instead: a state override places the
+//! PlanRunner's code at the signer's address, which runs the same calls in order as the
+//! signer and returns the same snapshot.
 
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, Bytes, U256, address};
 use alloy::providers::Provider;
 use alloy::rpc::types::simulate::{SimBlock, SimCallResult, SimulatePayload, SimulatedBlock};
 use alloy::rpc::types::state::{AccountOverride, StateOverride};
-use alloy::rpc::types::{BlockNumberOrTag, BlockOverrides, TransactionRequest};
+use alloy::rpc::types::{BlockId, BlockNumberOrTag, BlockOverrides, TransactionRequest};
+use alloy::sol_types::SolCall;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::actions::Call;
+use crate::chain::bindings::{PlanRunner, bytecode};
 use crate::chain::discovery::Sources;
-use crate::chain::rpc::Connection;
+use crate::chain::rpc::{Connection, method_missing};
 use crate::chain::snapshot::{Snapshot, decode_snapshot, lens_request};
 
 /// An address no real contract uses, where the simulation places the lens runner.
@@ -39,12 +44,23 @@ pub struct Outcome {
     pub revert: Option<String>,
 }
 
+/// How the node simulated the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// `eth_simulateV1`: one transaction per call, in one simulated block.
+    SimulateV1,
+    /// `eth_call` of the PlanRunner placed at the signer's address by a state override.
+    StateOverride,
+}
+
 /// The simulation of a plan.
 #[derive(Debug, Clone)]
 pub struct Simulation {
     pub outcomes: Vec<Outcome>,
     /// The state after the whole plan, for the preview's deltas.
     pub after: Option<Snapshot>,
+    pub method: Method,
 }
 
 impl Simulation {
@@ -100,12 +116,17 @@ pub async fn simulate(
         return_full_transactions: false,
     };
     let client = connection.provider.client();
-    let blocks: Vec<SimulatedBlock> = connection
-        .timed(client.request("eth_simulateV1", (payload, BlockNumberOrTag::Latest)))
-        .await
-        .context(
-            "simulating the plan with eth_simulateV1 (the node must support it: anvil, geth and reth do)",
-        )?;
+    let answer =
+        connection.timed_raw(client.request("eth_simulateV1", (payload, BlockNumberOrTag::Latest))).await?;
+    let blocks: Vec<SimulatedBlock> = match answer {
+        Ok(blocks) => blocks,
+        Err(error) if method_missing(&error) => {
+            return simulate_with_override(connection, sources, latest, from, calls).await;
+        }
+        Err(error) => {
+            return Err(connection.unreachable(error)).context("simulating the plan with eth_simulateV1");
+        }
+    };
     let block = blocks.into_iter().next().context("eth_simulateV1 returned no block")?;
     if block.calls.len() != calls.len() + 1 {
         bail!("eth_simulateV1 returned {} results for {} calls", block.calls.len(), calls.len() + 1);
@@ -113,7 +134,68 @@ pub async fn simulate(
     let mut results = block.calls;
     let lens = results.pop().expect("checked length");
     let after = if lens.status { decode_snapshot(&lens.return_data).ok() } else { None };
-    Ok(Simulation { outcomes: results.iter().map(outcome).collect(), after })
+    Ok(Simulation { outcomes: results.iter().map(outcome).collect(), after, method: Method::SimulateV1 })
+}
+
+/// The fallback: one `eth_call` to the signer's own address, whose code a state override has
+/// replaced with the PlanRunner's, in the block after `latest`.
+async fn simulate_with_override(
+    connection: &Connection,
+    sources: &Sources,
+    latest: &Snapshot,
+    from: Address,
+    calls: &[Call],
+) -> Result<Simulation> {
+    let steps = calls
+        .iter()
+        .map(|call| PlanRunner::Step { to: call.to, value: call.value, data: call.data.clone() })
+        .collect();
+    let lens = lens_request(sources, Some(from)).input.into_input().unwrap_or_default();
+    let request = TransactionRequest::default()
+        .with_from(from)
+        .with_to(from)
+        .with_input(PlanRunner::runCall { steps, lens }.abi_encode());
+    let runtime =
+        hex::decode(bytecode::PLAN_RUNNER_RUNTIME.trim()).expect("abi/PlanRunner.runtime.bin is hex");
+    let mut overrides = StateOverride::default();
+    overrides.insert(from, AccountOverride::default().with_code(runtime));
+    let block = BlockOverrides {
+        number: Some(latest.block.number + U256::from(1)),
+        time: Some(latest.now() + 1),
+        ..BlockOverrides::default()
+    };
+    let client = connection.provider.client();
+    let output: Bytes = connection
+        .timed(client.request("eth_call", (request, BlockId::latest(), overrides, block)))
+        .await
+        .context("simulating the plan with eth_call and a state override (the node has no eth_simulateV1)")?;
+    let ran = PlanRunner::runCall::abi_decode_returns(&output)
+        .context("the node's eth_call did not run the plan runner: it may not apply state overrides")?;
+    if ran.results.len() != calls.len() {
+        bail!("the plan runner returned {} results for {} calls", ran.results.len(), calls.len());
+    }
+    let outcomes = ran
+        .results
+        .iter()
+        .zip(calls)
+        .map(|(result, call)| {
+            let revert = (!result.ok).then(|| {
+                alloy::sol_types::decode_revert_reason(&result.output)
+                    .unwrap_or_else(|| "reverted without a reason".to_owned())
+            });
+            let gas = result.gasUsed.saturating_to::<u64>().saturating_add(intrinsic_gas(&call.data));
+            Outcome { ok: result.ok, gas_used: gas, revert }
+        })
+        .collect();
+    let after = decode_snapshot(&ran.snapshot).ok();
+    Ok(Simulation { outcomes, after, method: Method::StateOverride })
+}
+
+/// What a transaction pays before its code runs: the base cost and its calldata. The runner's
+/// measurement already includes the call itself.
+fn intrinsic_gas(data: &[u8]) -> u64 {
+    let zeros = data.iter().filter(|b| **b == 0).count() as u64;
+    21_000 + 4 * zeros + 16 * (data.len() as u64 - zeros)
 }
 
 fn outcome(result: &SimCallResult) -> Outcome {

@@ -269,3 +269,44 @@ async fn a_keystore_signs_and_accounts_shows_the_result() {
     assert_eq!(json["accounts"][0]["balance"], wad(30).to_string());
     assert_eq!(json["accounts"][0]["defender_deposit"], wad(20).to_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_eth_simulate_v1_gets_the_state_override_simulation() {
+    let mut cli = Cli::start().await;
+    let direct: serde_json::Value =
+        serde_json::from_str(&cli.ok(0, &["deposit", "1500", "--dry-run", "--json"])).unwrap();
+    assert_eq!(direct["preview"]["simulated_with"], "simulate_v1");
+
+    let upstream = cli.chain.anvil.url().trim_start_matches("http://").parse().unwrap();
+    let proxy = defender_sim::rpc_proxy::RpcProxy::start(upstream).await.unwrap();
+    proxy.refuse("eth_simulateV1");
+    cli.rpc_url = proxy.url();
+    let out: serde_json::Value =
+        serde_json::from_str(&cli.ok(0, &["deposit", "1500", "--yes", "--json"])).unwrap();
+    assert_eq!(out["preview"]["simulated_with"], "state_override");
+    let methods: Vec<String> = proxy.requests().concat();
+    assert!(methods.contains(&"eth_simulateV1".to_owned()) && methods.contains(&"eth_call".to_owned()));
+
+    // Same plan, same order, gas within a few percent of eth_simulateV1's (the runner sees the
+    // approve's slots warm, and pays to reach each contract), and the state changes agree.
+    let txs = |r: &serde_json::Value| r["preview"]["transactions"].as_array().unwrap().clone();
+    for (a, b) in txs(&direct).iter().zip(txs(&out)) {
+        assert_eq!(a["data"], b["data"]);
+        let (a, b) =
+            (a["simulation"]["gas_used"].as_f64().unwrap(), b["simulation"]["gas_used"].as_f64().unwrap());
+        assert!((a - b).abs() / a < 0.1, "gas {a} by eth_simulateV1, {b} by state override");
+    }
+    assert_eq!(direct["preview"]["changes"], out["preview"]["changes"]);
+    let alice = cli.chain.holder(0);
+    assert_eq!(
+        cli.chain.read(cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(alice)).await,
+        wad(1500)
+    );
+
+    // A call that reverts is refused with the reason the runner brought back.
+    let attacker_spell = attack(&cli.chain).await.spell.to_string();
+    let hat = cli.chain.read(cli.addr(keys::MCD_ADM), DSChief::hatCall {}).await;
+    assert_eq!(hat.to_string(), attacker_spell);
+    let spell = cli.chain.deployment.default_spell.to_string();
+    cli.refused(2, &["lift", "--spell", &spell, "--yes"], 3, "ds-chief-not-enough-approvals").await;
+}

@@ -98,6 +98,11 @@ sol!(
     DefenderLens,
     "abi/DefenderLens.json"
 );
+sol!(
+    #[derive(Debug)]
+    PlanRunner,
+    "abi/PlanRunner.json"
+);
 
 sol! {
     /// ds-note's anonymous event, as DSPause and DSChief emit it on mainnet. Anonymous: topic0
@@ -129,6 +134,7 @@ pub mod bytecode {
         DSS_EXEC => "DssExec.bin",
         MINT_ACTION => "MintAction.bin",
         DEFENDER_LENS => "DefenderLens.bin",
+        PLAN_RUNNER_RUNTIME => "PlanRunner.runtime.bin",
     }
 }
 

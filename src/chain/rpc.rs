@@ -45,9 +45,17 @@ impl Connection {
         &self,
         request: impl std::future::Future<Output = Result<T, RpcError<TransportErrorKind>>>,
     ) -> Result<T> {
+        self.timed_raw(request).await?.map_err(|error| self.unreachable(error))
+    }
+
+    /// Like [`Connection::timed`], but hands back the node's own error for the caller to judge
+    /// (a method the node lacks, say).
+    pub async fn timed_raw<T>(
+        &self,
+        request: impl std::future::Future<Output = Result<T, RpcError<TransportErrorKind>>>,
+    ) -> Result<Result<T, RpcError<TransportErrorKind>>> {
         match tokio::time::timeout(REQUEST_TIMEOUT, request).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(self.unreachable(error)),
+            Ok(answer) => Ok(answer),
             Err(_) => bail!(
                 "the RPC at {} did not answer within {} s: try another endpoint with --rpc-url / ETH_RPC_URL",
                 self.url,
@@ -55,6 +63,17 @@ impl Connection {
             ),
         }
     }
+}
+
+/// Whether the node answered that it does not serve the method at all.
+pub fn method_missing(error: &RpcError<TransportErrorKind>) -> bool {
+    let RpcError::ErrorResp(payload) = error else { return false };
+    let message = payload.message.to_lowercase();
+    payload.code == -32601
+        || (message.contains("method")
+            && ["not found", "not supported", "does not exist", "not available", "unsupported"]
+                .iter()
+                .any(|m| message.contains(m)))
 }
 
 /// Refuses a chain other than the one `--chain` names.

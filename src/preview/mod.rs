@@ -92,6 +92,9 @@ pub struct Preview {
     pub warnings: Vec<String>,
     #[serde(with = "crate::units::decimal")]
     pub total_max_cost_wei: U256,
+    /// How the node simulated the plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub simulated_with: Option<crate::simulate::Method>,
     /// The signing device, when there is one ("Ledger", "Trezor").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<&'static str>,
@@ -138,6 +141,7 @@ pub fn build(
         changes,
         warnings: plan.warnings.clone(),
         total_max_cost_wei,
+        simulated_with: simulation.map(|s| s.method),
         device: None,
     }
 }
@@ -204,6 +208,10 @@ pub fn print(p: &Preview) {
         for w in &p.warnings {
             eprintln!("  ! {w}");
         }
+    }
+    if p.simulated_with == Some(crate::simulate::Method::StateOverride) {
+        eprintln!();
+        eprintln!("  simulated with eth_call and a state override: the node has no eth_simulateV1");
     }
     eprintln!();
     eprintln!("  total at most {}", eth(p.total_max_cost_wei));

@@ -33,6 +33,8 @@ pub struct Cli {
     pub chain: Chain,
     pub book: PathBuf,
     pub sign_with: SignWith,
+    /// The endpoint commands use: the chain's, or a proxy in front of it.
+    pub rpc_url: String,
 }
 
 impl Cli {
@@ -52,7 +54,8 @@ impl Cli {
         let mut with_url = chain.book().clone();
         with_url.rpc_url = Some(chain.anvil.url().to_owned());
         with_url.save(&book).unwrap();
-        Self { chain, book, sign_with }
+        let rpc_url = chain.anvil.url().to_owned();
+        Self { chain, book, sign_with, rpc_url }
     }
 
     /// `defender ARGS` on this chain, with no signer.
@@ -60,7 +63,7 @@ impl Cli {
         let mut command = Command::new(env!("CARGO_BIN_EXE_defender"));
         command
             .args(args)
-            .args(["--rpc-url", self.chain.anvil.url(), "--addresses", self.book.to_str().unwrap()])
+            .args(["--rpc-url", &self.rpc_url, "--addresses", self.book.to_str().unwrap()])
             .env_remove("ETH_RPC_URL")
             .env_remove("ETH_FROM");
         command

@@ -3,6 +3,7 @@
 //! derive keys from the standard test mnemonic, and behave as the documented apps do.
 
 pub mod ledger;
+pub mod rpc_proxy;
 pub mod trezor;
 
 /// The standard test mnemonic (anvil's, Hardhat's): the simulators' seed.
