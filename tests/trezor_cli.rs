@@ -11,7 +11,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -356,6 +356,50 @@ async fn a_device_that_goes_silent_mid_flow_times_out_and_sends_nothing() {
     let stderr = b.refused(cmd, alice, "stopped answering while it waited for you").await;
     assert!(started.elapsed() < Duration::from_secs(30), "the deadline held: {:?}", started.elapsed());
     assert!(stderr.contains("no answer in 2 s"), "{stderr}");
+    assert_eq!(b.deposits(alice).await, U256::ZERO);
+}
+
+#[tokio::test]
+async fn ctrl_c_while_the_device_waits_stops_at_once_and_sends_nothing() {
+    let b = Bench::start(TrezorConfig::default()).await;
+    b.sim.set_fault(Fault::Disconnect);
+    let alice = b.chain.holder(0);
+    // The default deadline (minutes): only the interrupt can end this run soon.
+    let mut child =
+        b.command(&["deposit", "10", "--yes"]).stdin(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let stderr = stderr.clone();
+        let mut pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                stderr.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !stderr.lock().unwrap().contains("confirm on your Trezor: screen 1") {
+        assert!(Instant::now() < deadline, "never reached the device:\n{}", stderr.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(child.try_wait().unwrap().is_none(), "still waiting for the device");
+    let interrupted = Instant::now();
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(interrupted.elapsed() < Duration::from_secs(5), "Ctrl-C did not stop defender");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    reader.join().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "ended by the interrupt: {status:?}");
+    assert_eq!(b.nonce(alice).await, 0, "nothing was sent");
     assert_eq!(b.deposits(alice).await, U256::ZERO);
 }
 

@@ -48,6 +48,8 @@ const MAX_PASSPHRASE: usize = 50;
 /// payload starts with these bytes: field 1 (code) = 17, Failure_InvalidProtocol.
 const THP_FAILURE_PREFIX: [u8; 2] = [0x08, 0x11];
 const UDEV_RULES: &str = "https://trezor.io/learn/a/udev-rules";
+const BOOTLOADER: &str = "the Trezor is in bootloader mode (the firmware update screen): unplug it and plug \
+                          it in again without touching the screen, then run the command again";
 
 /// The signer for `--trezor`.
 pub async fn open(args: &SignerArgs) -> Result<Signer> {
@@ -280,10 +282,7 @@ impl Link {
         }
         let features: protos::Features = decode(answer, "starting a session")?;
         if features.bootloader_mode() {
-            bail!(
-                "the Trezor is in bootloader mode: unplug it and plug it in again without touching \
-                 the screen, then run the command again"
-            );
+            bail!(BOOTLOADER);
         }
         link.info = DeviceInfo::from_features(&features);
         link.info.check()?;
@@ -638,8 +637,12 @@ fn find(emulator: Option<SocketAddr>) -> Result<trezor_client::Trezor> {
     }
     let found = WebUsbTransport::find_devices(false)
         .map_err(|e| anyhow!("cannot list USB devices to find a Trezor: {e}"))?;
+    let in_bootloader = found.iter().any(|d| d.model == trezor_client::Model::TrezorBootloader);
     let mut found: Vec<_> =
         found.into_iter().filter(|d| d.model != trezor_client::Model::TrezorBootloader).collect();
+    if found.is_empty() && in_bootloader {
+        bail!(BOOTLOADER);
+    }
     if found.is_empty() {
         bail!(
             "no Trezor found on USB: plug it in and unlock it. On Linux, install Trezor's udev rules \
@@ -874,7 +877,7 @@ pub fn parity(v: u64, chain_id: Option<u64>) -> Result<bool> {
 /// A 65-byte r || s || v signature (messages, typed hashes).
 fn rsv_signature(bytes: &[u8]) -> Result<Signature> {
     if bytes.len() != 65 {
-        bail!("the Trezor returned a signature of {} bytes, not 65: nothing was used", bytes.len());
+        bail!("the Trezor returned a signature of {} bytes, not 65: it was not used", bytes.len());
     }
     let parity = parity(u64::from(bytes[64]), None)?;
     Ok(Signature::new(U256::from_be_slice(&bytes[..32]), U256::from_be_slice(&bytes[32..64]), parity))
