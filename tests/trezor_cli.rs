@@ -181,8 +181,17 @@ async fn cancel_vote_with_lock_and_lift() {
     let plan = attack(&b.chain).await;
     activate(&b.chain).await;
     // Account 0 cancels every queued plan.
-    b.ok(&["cancel", "--all", "--yes"]);
+    let out = b.ok(&["cancel", "--all", "--yes", "--json"]);
     assert!(!b.chain.read(b.addr(keys::MCD_PAUSE), DSPause::plansCall(plan.id())).await);
+    // cancel's calldata (196 bytes) is more than the five pages the device shows: the preview
+    // announced the warning the device then showed.
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let previewed: Vec<String> =
+        serde_json::from_value(report["preview"]["transactions"][0]["device_screens"].clone()).unwrap();
+    let shown = b.sim.screens();
+    assert_eq!(previewed, shown[1]);
+    assert!(shown[1][5].ends_with("... 120/196 bytes"), "{:?}", shown[1]);
+    assert_eq!(shown[1][6], "Warning! Too long data to view. Proceed with caution.");
 
     // Account 1 (its path given) votes with all its MKR, then lifts the default spell.
     let bob = b.chain.holder(1);
