@@ -193,8 +193,11 @@ impl DeviceInfo {
         Self { model, name, version: (f.major_version(), f.minor_version(), f.patch_version()) }
     }
 
-    /// Refuses a device defender cannot sign EIP-1559 transactions with.
-    fn check(&self) -> Result<()> {
+    /// Refuses a device defender cannot sign EIP-1559 transactions with, from its Features.
+    fn check(&self, features: &protos::Features) -> Result<()> {
+        if features.bootloader_mode() {
+            bail!(BOOTLOADER);
+        }
         if self.model == Model::Safe7 {
             bail!(thp_only());
         }
@@ -205,6 +208,22 @@ impl DeviceInfo {
                 "the {self} is too old: defender needs firmware {a}.{b}.{c} or newer to sign \
                  EIP-1559 transactions. Update it in Trezor Suite (Settings > Device > Firmware), \
                  close Suite, and run the command again"
+            );
+        }
+        if features.has_initialized() && !features.initialized() {
+            bail!(
+                "the {self} has no wallet (never set up, or wiped after too many wrong PINs): set it \
+                 up or restore it from its recovery seed in Trezor Suite, close Suite, and run the \
+                 command again"
+            );
+        }
+        let ethereum = protos::features::Capability::Capability_Ethereum;
+        if !features.capabilities.is_empty()
+            && !features.capabilities.iter().any(|c| c.enum_value() == Ok(ethereum))
+        {
+            bail!(
+                "the {self} runs firmware without Ethereum (the Bitcoin-only edition): install the \
+                 universal firmware in Trezor Suite to sign Ethereum transactions"
             );
         }
         Ok(())
@@ -254,19 +273,20 @@ impl Link {
             None => "the Trezor".to_string(),
         };
         let emulator = args.trezor_emulator;
-        let client =
-            on_thread(quick_wait, move || find(emulator)).await.ok_or_else(|| match emulator {
-                Some(addr) => anyhow!(
-                    "the Trezor emulator at {addr} did not answer within {} s: check that it runs and \
+        let overran = match emulator {
+            Some(addr) => format!(
+                "the Trezor emulator at {addr} did not answer within {} s: check that it runs and \
                  listens there (--trezor-emulator HOST:PORT)",
-                    quick_wait.as_secs()
-                ),
-                None => anyhow!(
-                    "looking for a Trezor on USB failed or took more than {} s: unplug it, plug it in \
+                quick_wait.as_secs()
+            ),
+            None => format!(
+                "looking for a Trezor on USB failed or took more than {} s: unplug it, plug it in \
                  again, and check that this user may use USB devices ({UDEV_RULES})",
-                    quick_wait.as_secs()
-                ),
-            })??;
+                quick_wait.as_secs()
+            ),
+        };
+        let client =
+            on_thread(quick_wait, move || find(emulator)).await.ok_or_else(|| anyhow!(overran))??;
         let mut link = Self {
             client: Some(client),
             lost: None,
@@ -281,19 +301,8 @@ impl Link {
             return Err(link.failure(answer, "starting a session", None));
         }
         let features: protos::Features = decode(answer, "starting a session")?;
-        if features.bootloader_mode() {
-            bail!(BOOTLOADER);
-        }
         link.info = DeviceInfo::from_features(&features);
-        link.info.check()?;
-        if features.has_initialized() && !features.initialized() {
-            bail!(
-                "the {} has no wallet (never set up, or wiped after too many wrong PINs): set it up \
-                 or restore it from its recovery seed in Trezor Suite, close Suite, and run the \
-                 command again",
-                link.info
-            );
-        }
+        link.info.check(&features)?;
         if args.passphrase_on_device && link.info.model == Model::One {
             bail!(
                 "the Trezor One cannot take a passphrase on the device: drop --passphrase-on-device \
@@ -1044,6 +1053,40 @@ mod tests {
         assert_eq!(amount(U256::from(200_000_000_000_000u64), "UNKN"), "0.0002 UNKN");
         assert_eq!(amount(U256::from(5u64), "ETH"), "5 Wei");
         assert_eq!(amount(U256::ZERO, "ETH"), "0 Wei");
+    }
+
+    #[test]
+    fn devices_defender_cannot_use_are_refused_from_their_features() {
+        use protos::features::Capability;
+        let features = |model: &str, internal: &str, version: (u32, u32, u32)| {
+            let mut f = protos::Features::new();
+            f.set_model(model.into());
+            f.set_internal_model(internal.into());
+            f.set_major_version(version.0);
+            f.set_minor_version(version.1);
+            f.set_patch_version(version.2);
+            f.set_initialized(true);
+            f
+        };
+        let verdict = |f: &protos::Features| DeviceInfo::from_features(f).check(f).map_err(|e| e.to_string());
+        assert!(verdict(&features("1", "T1B1", (1, 10, 4))).is_ok());
+        assert!(verdict(&features("T", "T2T1", (2, 4, 2))).is_ok());
+        assert!(verdict(&features("Safe 5", "T3T1", (2, 8, 0))).is_ok());
+        let old = verdict(&features("1", "T1B1", (1, 9, 4))).unwrap_err();
+        assert!(old.contains("Trezor One (firmware 1.9.4) is too old") && old.contains("1.10.4"), "{old}");
+        assert!(verdict(&features("T", "T2T1", (2, 4, 1))).unwrap_err().contains("2.4.2 or newer"));
+        assert!(verdict(&features("T3W1", "T3W1", (2, 9, 5))).unwrap_err().contains("THP"));
+        let mut bitcoin_only = features("T", "T2T1", (2, 8, 1));
+        bitcoin_only.capabilities.push(Capability::Capability_Bitcoin.into());
+        assert!(verdict(&bitcoin_only).unwrap_err().contains("without Ethereum"));
+        bitcoin_only.capabilities.push(Capability::Capability_Ethereum.into());
+        assert!(verdict(&bitcoin_only).is_ok());
+        let mut wiped = features("1", "T1B1", (1, 12, 1));
+        wiped.set_initialized(false);
+        assert!(verdict(&wiped).unwrap_err().contains("has no wallet"));
+        let mut bootloader = features("T", "T2T1", (2, 8, 1));
+        bootloader.set_bootloader_mode(true);
+        assert!(verdict(&bootloader).unwrap_err().contains("bootloader mode"));
     }
 
     #[test]
