@@ -149,8 +149,12 @@ impl Pipeline<'_> {
             let unsigned = tx.unsigned();
             if !self.options.json && (txs.len() > 1 || !signer.hot_key()) {
                 eprintln!("signing {}/{}: {}", i + 1, txs.len(), tx.call.label);
-                if let Some(device) = signer.device_name() {
-                    eprintln!("  confirm on your {device}: tx hash {}", tx.signing_hash());
+                match signer.device_name() {
+                    Some("Ledger") => {
+                        eprintln!("  confirm on your Ledger: it shows tx hash {}", tx.signing_hash())
+                    }
+                    Some(device) => eprintln!("  confirm on your {device}: check the screens listed above"),
+                    None => {}
                 }
             }
             let typed = TypedTransaction::Eip1559(unsigned.clone());

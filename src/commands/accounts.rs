@@ -55,21 +55,20 @@ impl Scheme {
 pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
     let mut addresses = args.accounts.clone();
     let mut paths: Vec<Option<DerivationPath>> = vec![None; addresses.len()];
-    if addresses.is_empty() && cli.signer.device().is_some() {
-        let derived = if cli.signer.path.hd_path.is_some()
-            || cli.signer.path.ledger_live.is_some()
-            || cli.signer.path.legacy.is_some()
-        {
-            vec![cli.signer.path.path()]
-        } else {
-            args.scheme.paths(args.count)
-        };
+    let one_key = cli.signer.verify
+        || cli.signer.path.hd_path.is_some()
+        || cli.signer.path.ledger_live.is_some()
+        || cli.signer.path.legacy.is_some();
+    if addresses.is_empty() && cli.signer.device().is_some() && !one_key {
+        let derived = args.scheme.paths(args.count);
         addresses = signers::device_addresses(&cli.signer, &derived).await?;
         paths = derived.into_iter().map(Some).collect();
     } else if addresses.is_empty() {
+        // One key: the signer's (a device shows it first with --verify), or --from.
         let signer = signers::open(&cli.signer, cli.global.from).await?;
         addresses.extend(signer.as_ref().map(|s| s.address()).or(cli.global.from));
-        paths = vec![None; addresses.len()];
+        let path = cli.signer.device().map(|_| cli.signer.path.path());
+        paths = vec![path; addresses.len()];
     }
     if addresses.is_empty() {
         bail!(

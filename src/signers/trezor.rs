@@ -1120,10 +1120,3 @@ mod tests {
         assert_eq!(s.len(), 6);
     }
 }
-
-pub async fn addresses(
-    _args: &SignerArgs,
-    _paths: &[super::DerivationPath],
-) -> Result<Vec<alloy::primitives::Address>> {
-    bail!("Trezor support is not available in this build yet")
-}
