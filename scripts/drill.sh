@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: set up, start a local devnet with the reference contracts,
-# show the defender's status on it, and stop it again.
+# The main job on a fresh machine: set up, then play MIP91's four scenarios as a fire drill on
+# local chains, with your part played automatically by a devnet test key. Pass other drill
+# options through, e.g. `scripts/drill.sh genuine-attack` (without --auto it asks before each
+# of your commands) or `scripts/drill.sh all --auto --ledger`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-bin=target/release/defender
-state=$(mktemp -d)
-port=${DEFENDER_DRILL_PORT:-8545}
-trap '"$bin" devnet --stop --state-dir "$state" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
-
-"$bin" devnet --detach --port "$port" --state-dir "$state"
-echo
-"$bin" status --rpc-url "http://127.0.0.1:$port" --addresses "$state/addresses.json"
+if [ "$#" -eq 0 ]; then
+  set -- all --auto
+fi
+exec target/release/defender drill "$@"

@@ -51,6 +51,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
     pub chainlog: Option<Address>,
 
+    /// Act on this dss-defender instance instead of the chainlog's MCD_DEFENDER: a caged one
+    /// after the default spell installed a new instance, to withdraw from it.
+    #[arg(long, global = true, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
+    pub defender: Option<Address>,
+
     /// The account to act for (with a device: the address it must derive).
     #[arg(long, short = 'f', env = "ETH_FROM", global = true, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
     pub from: Option<Address>,
@@ -66,6 +71,24 @@ pub struct GlobalArgs {
     /// Do not ask for confirmation (irreversible actions also need --burn).
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
+
+    /// Whether --rpc-url was typed on the command line (not the default or ETH_RPC_URL): the
+    /// drill uses such a devnet instead of starting its own.
+    #[arg(skip)]
+    pub rpc_url_given: bool,
+}
+
+impl Cli {
+    /// Parses the command line, noting where --rpc-url came from.
+    pub fn parse_with_sources() -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Self::command().get_matches();
+        let mut cli = Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let typed =
+            |m: &clap::ArgMatches| m.value_source("rpc_url") == Some(clap::parser::ValueSource::CommandLine);
+        cli.global.rpc_url_given = typed(&matches) || matches.subcommand().is_some_and(|(_, sub)| typed(sub));
+        cli
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,4 +113,6 @@ pub enum Command {
     Accounts(crate::commands::accounts::AccountsArgs),
     /// Start anvil with the reference contracts and print the address book.
     Devnet(DevnetArgs),
+    /// A fire drill: MIP91's scenarios on a local chain, your part with your own signer.
+    Drill(crate::commands::drill::DrillArgs),
 }

@@ -8,6 +8,7 @@ pub mod chain;
 pub mod cli;
 pub mod commands;
 pub mod devnet;
+pub mod drill;
 pub mod fees;
 pub mod pipeline;
 pub mod preview;

@@ -20,6 +20,8 @@ pub struct Sources {
     pub book: Option<AddressBook>,
     /// Where the book came from, for messages.
     pub origin: String,
+    /// `--defender`: this instance rather than the book's or the chainlog's.
+    pub defender: Option<Address>,
 }
 
 impl Sources {
@@ -30,7 +32,7 @@ impl Sources {
             get(keys::MCD_ADM),
             get(keys::MCD_PAUSE),
             get(keys::MCD_ESM),
-            get(keys::MCD_DEFENDER),
+            self.defender.unwrap_or_else(|| get(keys::MCD_DEFENDER)),
             get(keys::MCD_PROTEGO),
         ]
     }
@@ -40,22 +42,48 @@ impl Sources {
 /// `--rpc-url` is that devnet's; else mainnet's chainlog (on another chain it has no code, and
 /// the snapshot then says that no contracts were found).
 pub fn resolve(global: &GlobalArgs) -> Result<Sources> {
+    let mut sources = resolve_book(global)?;
+    sources.defender = global.defender;
+    Ok(sources)
+}
+
+fn resolve_book(global: &GlobalArgs) -> Result<Sources> {
     if let Some(path) = &global.addresses {
         let book = AddressBook::load(path)?;
         let chainlog = book.contracts.get(keys::CHANGELOG).copied().unwrap_or_default();
-        return Ok(Sources { chainlog, book: Some(book), origin: path.display().to_string() });
+        return Ok(Sources {
+            chainlog,
+            book: Some(book),
+            origin: path.display().to_string(),
+            defender: None,
+        });
     }
     if let Some(chainlog) = global.chainlog {
-        return Ok(Sources { chainlog, book: None, origin: format!("the chainlog at {chainlog}") });
+        return Ok(Sources {
+            chainlog,
+            book: None,
+            origin: format!("the chainlog at {chainlog}"),
+            defender: None,
+        });
     }
     let devnet_book: PathBuf = crate::devnet::default_state_dir().join(crate::devnet::ADDRESS_BOOK);
     if let Ok(book) = AddressBook::load(&devnet_book)
         && book.rpc_url.as_deref().is_some_and(|url| same_endpoint(url, &global.rpc_url))
     {
         let chainlog = book.contracts.get(keys::CHANGELOG).copied().unwrap_or_default();
-        return Ok(Sources { chainlog, book: Some(book), origin: devnet_book.display().to_string() });
+        return Ok(Sources {
+            chainlog,
+            book: Some(book),
+            origin: devnet_book.display().to_string(),
+            defender: None,
+        });
     }
-    Ok(Sources { chainlog: MAINNET_CHAINLOG, book: None, origin: "mainnet's chainlog".into() })
+    Ok(Sources {
+        chainlog: MAINNET_CHAINLOG,
+        book: None,
+        origin: "mainnet's chainlog".into(),
+        defender: None,
+    })
 }
 
 fn same_endpoint(a: &str, b: &str) -> bool {

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod devnet;
+pub mod drill;
 pub mod queue;
 pub mod session;
 pub mod status;
@@ -25,5 +26,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Queue(args) => queue::queue(&cli, args).await,
         Command::Accounts(args) => accounts::run(&cli, args).await,
         Command::Cancel(args) => queue::cancel(&cli, args).await,
+        Command::Drill(args) => drill::run(&cli, args, cli.global.rpc_url_given).await,
     }
 }

@@ -1,0 +1,206 @@
+//! `defender drill`: plays MIP91's scenarios on a local chain (its own, or a devnet named with
+//! `--rpc-url`), the user's part through the real commands with the user's signer, and checks
+//! on chain that each scenario ends as MIP91 says.
+
+use std::process::ExitCode;
+
+use alloy::primitives::Address;
+use alloy::providers::ext::AnvilApi;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::json;
+
+use crate::chain::discovery;
+use crate::cli::Cli;
+use crate::devnet::anvil::free_port;
+use crate::devnet::{Anvil, AnvilOptions, DeployParams, deploy};
+use crate::drill::scenarios::Scenario;
+use crate::drill::world::{World, tokens};
+use crate::drill::{Check, Drill, UserPart};
+use crate::signers::{self, SignerArgs};
+
+/// anvil's account 0 (the standard test mnemonic): the user when no signer is named. Public,
+/// and only ever used on the drill's local chain.
+const DEVNET_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const KEY_VAR: &str = "DEFENDER_DRILL_KEY";
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// Which scenario to play.
+    #[arg(value_enum, default_value = "all")]
+    pub scenario: Scenario,
+    /// Play your part too: run your commands with --yes (and --burn) without asking.
+    #[arg(long)]
+    pub auto: bool,
+}
+
+pub async fn run(cli: &Cli, args: &DrillArgs, rpc_url_given: bool) -> Result<ExitCode> {
+    let scenarios: Vec<Scenario> =
+        if args.scenario == Scenario::All { Scenario::EACH.to_vec() } else { vec![args.scenario] };
+    let json = cli.global.json;
+    let mut results = Vec::new();
+    for scenario in scenarios {
+        if !json {
+            eprintln!("\n== drill: {} ==\n{}\n", scenario.name(), textwrap(scenario.story()));
+        }
+        let (checks, ms) = if rpc_url_given {
+            on_existing_chain(cli, args, scenario).await?
+        } else {
+            on_own_chain(cli, args, scenario).await?
+        };
+        if !json {
+            eprintln!("\n  verdict ({} ms):", ms);
+            for c in &checks {
+                eprintln!("    {} {}", if c.ok { "ok  " } else { "FAIL" }, c.what);
+            }
+        }
+        results.push((scenario, checks, ms));
+    }
+    let all_ok = results.iter().all(|(_, checks, _)| checks.iter().all(|c| c.ok));
+    if json {
+        let list: Vec<_> = results
+            .iter()
+            .map(|(s, checks, ms)| {
+                json!({ "scenario": s.name(), "ok": checks.iter().all(|c| c.ok), "checks": checks, "ms": ms })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json!({ "ok": all_ok, "scenarios": list }))?);
+    } else {
+        let passed = results.iter().filter(|(_, c, _)| c.iter().all(|c| c.ok)).count();
+        eprintln!("\n{passed} of {} scenario(s) ended as MIP91 says", results.len());
+    }
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// A fresh anvil with the reference contracts, for one scenario.
+async fn on_own_chain(cli: &Cli, args: &DrillArgs, scenario: Scenario) -> Result<(Vec<Check>, u128)> {
+    let anvil = Anvil::spawn(&AnvilOptions { port: free_port()?, ..AnvilOptions::default() }).await?;
+    let provider = connect(anvil.url())?;
+    let deployment = deploy(&provider, &DeployParams::default()).await?;
+    let chainlog = deployment.book.get(crate::chain::addresses::keys::CHANGELOG)?;
+    let result = play(cli, args, scenario, provider, anvil.url(), chainlog).await;
+    anvil.stop().await?;
+    result
+}
+
+/// A devnet that is already running: each scenario runs from a snapshot of it and is rolled
+/// back afterwards, so the devnet is left as it was.
+async fn on_existing_chain(cli: &Cli, args: &DrillArgs, scenario: Scenario) -> Result<(Vec<Check>, u128)> {
+    let url = cli.global.rpc_url.clone();
+    let provider = connect(&url)?;
+    let chain_id = provider.get_chain_id().await.with_context(|| format!("cannot reach {url}"))?;
+    if !crate::pipeline::is_devnet(chain_id) {
+        bail!(
+            "{url} serves chain {chain_id}: a drill moves time and impersonates accounts, so it runs only on a local devnet (31337 or 1337)"
+        );
+    }
+    let sources = discovery::resolve(&cli.global)?;
+    if sources.chainlog == discovery::MAINNET_CHAINLOG || sources.chainlog == Address::ZERO {
+        bail!(
+            "no chainlog for the devnet at {url}: pass --addresses (as `defender devnet` writes) or --chainlog"
+        );
+    }
+    let snapshot = provider.anvil_snapshot().await.context("the node does not support evm_snapshot")?;
+    let result = play(cli, args, scenario, provider.clone(), &url, sources.chainlog).await;
+    provider.anvil_revert(snapshot).await.context("rolling the devnet back after the drill")?;
+    result
+}
+
+async fn play(
+    cli: &Cli,
+    args: &DrillArgs,
+    scenario: Scenario,
+    provider: DynProvider,
+    url: &str,
+    chainlog: Address,
+) -> Result<(Vec<Check>, u128)> {
+    let world = World::new(provider, chainlog).await?;
+    let (signer, env, user) = user_signer(&cli.signer, cli.global.from, &world).await?;
+    world.fund(user, tokens(100_000)).await?;
+    let part = UserPart {
+        exe: std::env::current_exe().context("finding the defender binary")?,
+        connection: vec!["--rpc-url".into(), url.into(), "--chainlog".into(), chainlog.to_string()],
+        signer,
+        env,
+        auto: args.auto,
+    };
+    if !cli.global.json {
+        eprintln!("  you are {user}; your commands run with --rpc-url {url} --chainlog {chainlog}\n");
+    }
+    let drill = Drill::new(world, user, part, cli.global.json).await?;
+    let checks = scenario.play(&drill).await?;
+    Ok((checks, drill.elapsed_ms()))
+}
+
+/// The user's signer options for the commands, their environment, and the user's address.
+/// Without a signer the user is anvil's account 0, whose key goes in an environment variable.
+async fn user_signer(
+    args: &SignerArgs,
+    from: Option<Address>,
+    world: &World,
+) -> Result<(Vec<String>, Vec<(String, String)>, Address)> {
+    let mut flags: Vec<String> = Vec::new();
+    let mut push = |f: &str, v: Option<String>| {
+        flags.push(f.to_owned());
+        flags.extend(v);
+    };
+    if let Some(path) = &args.keystore {
+        push("--keystore", Some(path.display().to_string()));
+        if let Some(file) = &args.password_file {
+            push("--password-file", Some(file.display().to_string()));
+        }
+    } else if let Some(var) = &args.private_key_env {
+        push("--private-key-env", Some(var.clone()));
+    } else if args.ledger {
+        push("--ledger", None);
+        if let Some(addr) = args.speculos {
+            push("--speculos", Some(addr.to_string()));
+        }
+    } else if args.trezor {
+        push("--trezor", None);
+        if let Some(addr) = args.trezor_emulator {
+            push("--trezor-emulator", Some(addr.to_string()));
+        }
+        if args.passphrase_on_device {
+            push("--passphrase-on-device", None);
+        }
+    } else {
+        let flags = vec!["--private-key-env".to_owned(), KEY_VAR.to_owned()];
+        return Ok((flags, vec![(KEY_VAR.to_owned(), DEVNET_KEY_0.to_owned())], world.accounts[0]));
+    }
+    if args.device().is_some() {
+        if let Some(path) = &args.path.hd_path {
+            push("--hd-path", Some(path.to_string()));
+        } else if let Some(n) = args.path.ledger_live {
+            push("--ledger-live", Some(n.to_string()));
+        } else if let Some(n) = args.path.legacy {
+            push("--legacy", Some(n.to_string()));
+        }
+    }
+    // Open the signer once to learn (and with --verify, show) the address, then let it go: a
+    // device serves one program at a time, and each command opens it again.
+    let user = signers::open(args, from).await?.context("no signer")?.address();
+    Ok((flags, Vec::new(), user))
+}
+
+fn connect(url: &str) -> Result<DynProvider> {
+    Ok(ProviderBuilder::new().disable_recommended_fillers().connect_http(url.parse()?).erased())
+}
+
+/// Wraps a paragraph at 96 columns, indented.
+fn textwrap(text: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::from(" ");
+    for word in text.split_whitespace() {
+        if line.len() + word.len() > 96 {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from(" ");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out
+}

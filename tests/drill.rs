@@ -1,0 +1,92 @@
+//! The fire drill through the built binary: every scenario's verdict is computed on chain, so
+//! a drill that ends "ok" means MIP91's expectations held on the chain it played.
+
+mod common;
+
+use std::process::Command;
+
+use alloy::providers::Provider;
+use common::Chain;
+use common::cli::{output, text};
+use defender_sim::ledger::{LedgerConfig, LedgerSim};
+
+fn drill(args: &[&str]) -> serde_json::Value {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_defender"));
+    command.arg("drill").args(args).arg("--json").env_remove("ETH_RPC_URL");
+    let out = output(command);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: no verdict from drill {args:?}:\n{}", text(&out.stderr)))
+}
+
+fn assert_all_ok(verdict: &serde_json::Value, scenarios: &[&str]) {
+    let played: Vec<&str> =
+        verdict["scenarios"].as_array().unwrap().iter().map(|s| s["scenario"].as_str().unwrap()).collect();
+    assert_eq!(played, scenarios);
+    for s in verdict["scenarios"].as_array().unwrap() {
+        let checks = s["checks"].as_array().unwrap();
+        assert!(checks.len() >= 5, "{s}");
+        for c in checks {
+            assert_eq!(c["ok"], true, "{}: {}", s["scenario"], c["what"]);
+        }
+    }
+    assert_eq!(verdict["ok"], true);
+}
+
+#[test]
+fn every_scenario_ends_as_mip91_says() {
+    let verdict = drill(&["all", "--auto"]);
+    assert_all_ok(&verdict, &["genuine-attack", "alternate-ending", "false-alarm", "disgruntled-minority"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_on_a_running_devnet_leaves_it_as_it_was() {
+    let chain = Chain::start().await;
+    let book = std::env::temp_dir().join(format!("defender-drill-{}.json", std::process::id()));
+    chain.book().save(&book).unwrap();
+    let block = chain.provider.get_block_number().await.unwrap();
+    let verdict = drill(&[
+        "false-alarm",
+        "--auto",
+        "--rpc-url",
+        chain.anvil.url(),
+        "--addresses",
+        book.to_str().unwrap(),
+    ]);
+    assert_all_ok(&verdict, &["false-alarm"]);
+    assert_eq!(chain.provider.get_block_number().await.unwrap(), block, "rolled back");
+    assert_eq!(common::mkr_balance(&chain, chain.holder(0)).await, common::wad(100_000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_part_signs_on_a_ledger() {
+    let sim = LedgerSim::start(LedgerConfig::default()).await.unwrap();
+    // Account 7 of the test mnemonic holds no MKR on the devnet: the drill funds it.
+    let verdict = drill(&[
+        "genuine-attack",
+        "--auto",
+        "--ledger",
+        "--speculos",
+        &sim.addr().to_string(),
+        "--hd-path",
+        "m/44'/60'/0'/0/7",
+    ]);
+    assert_all_ok(&verdict, &["genuine-attack"]);
+    // Signed on the device: deposit (approve + deposit), two cancels, vote --lock all (approve,
+    // lock, vote), lift, withdraw.
+    let user = sim.address_at("m/44'/60'/0'/0/7").to_checksum(None);
+    let screens = sim.screens();
+    assert_eq!(screens.len(), 9, "{screens:?}");
+    assert!(
+        screens.iter().all(|s| s.contains(&user) && s.last().unwrap() == "Accept risk and sign transaction")
+    );
+}
+
+#[test]
+fn a_drill_refuses_a_chain_that_is_not_a_devnet() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_defender"));
+    let port = defender::devnet::anvil::free_port().unwrap();
+    command.args(["drill", "all", "--auto", "--rpc-url", &format!("http://127.0.0.1:{port}")]);
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot reach"), "{}", text(&out.stderr));
+}
