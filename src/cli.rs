@@ -101,6 +101,8 @@ pub enum Command {
     Cancel(crate::commands::queue::CancelArgs),
     /// Approve if needed, then deposit into the defender (AMOUNT: 1.5, 50000, all).
     Deposit(actions::DepositArgs),
+    /// Follow the pause and cancel every new plot while the defender is canceling.
+    Watch(crate::commands::watch::WatchArgs),
     /// Withdraw from the defender after the lockup or an early release.
     Withdraw(actions::WithdrawArgs),
     /// Move a deposit into the ESM (burned), join it from the wallet (--direct), or `esm fire`.

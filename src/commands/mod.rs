@@ -7,6 +7,7 @@ pub mod drill;
 pub mod queue;
 pub mod session;
 pub mod status;
+pub mod watch;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Queue(args) => queue::queue(&cli, args).await,
         Command::Accounts(args) => accounts::run(&cli, args).await,
         Command::Cancel(args) => queue::cancel(&cli, args).await,
+        Command::Watch(args) => watch::run(&cli, args).await,
         Command::Drill(args) => drill::run(&cli, args, cli.global.rpc_url_given).await,
     }
 }

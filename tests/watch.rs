@@ -1,0 +1,141 @@
+//! `defender watch` against a live devnet: plots made while it runs are cancelled, also after
+//! the RPC connection is cut and restored, and no plan is cancelled twice.
+
+mod common;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::Address;
+use alloy::providers::Provider;
+use common::cli::KEYS;
+use common::{Chain, activate, attack, plan_of, wad};
+use defender::chain::addresses::keys;
+use defender::chain::bindings::overloads::chiefVoteYaysCall;
+use defender::chain::bindings::{DSChief, DSPause, DssExec};
+use defender_sim::rpc_proxy::RpcProxy;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+struct Watcher {
+    child: tokio::process::Child,
+    lines: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+async fn watch(chain: &Chain, url: &str, account: usize, extra: &[&str]) -> Watcher {
+    let book = std::env::temp_dir().join(format!("defender-watch-{}-{account}.json", std::process::id()));
+    chain.book().save(&book).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_defender"))
+        .args([
+            "watch",
+            "--json",
+            "--interval",
+            "0.1",
+            "--rpc-url",
+            url,
+            "--addresses",
+            book.to_str().unwrap(),
+        ])
+        .args(["--private-key-env", "WATCH_KEY"])
+        .args(extra)
+        .env("WATCH_KEY", KEYS[account])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let lines: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let sink = lines.clone();
+    let mut reader = BufReader::new(child.stdout.take().unwrap()).lines();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = reader.next_line().await {
+            if let Ok(value) = serde_json::from_str(&line) {
+                sink.lock().unwrap().push(value);
+            }
+        }
+    });
+    let watcher = Watcher { child, lines };
+    watcher.wait_for(|l| l["event"] == "start").await;
+    watcher
+}
+
+impl Watcher {
+    async fn wait_for(&self, found: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(line) = self.lines.lock().unwrap().iter().find(|l| found(l)) {
+                return line.clone();
+            }
+            assert!(Instant::now() < deadline, "watch never printed it: {:?}", self.lines.lock().unwrap());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn count(&self, event: &str) -> usize {
+        self.lines.lock().unwrap().iter().filter(|l| l["event"] == event).count()
+    }
+}
+
+/// The attacker (already the hat holder) plots another minting spell.
+async fn plot_again(chain: &Chain) -> Address {
+    let attacker = chain.holder(common::ATTACKER);
+    let spell = chain.mint_spell(attacker, attacker, wad(7)).await;
+    chain.ok(attacker, chain.addr(keys::MCD_ADM), chiefVoteYaysCall { yays: vec![spell] }).await;
+    chain.ok(attacker, chain.addr(keys::MCD_ADM), DSChief::liftCall { whom: spell }).await;
+    chain.ok(attacker, spell, DssExec::scheduleCall {}).await;
+    spell
+}
+
+async fn dropped(chain: &Chain, spell: Address) -> bool {
+    let plan = plan_of(chain, spell).await;
+    !chain.read(chain.addr(keys::MCD_PAUSE), DSPause::plansCall(plan.id())).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancels_new_plots_across_an_rpc_outage_and_never_twice() {
+    let chain = Chain::start().await;
+    attack(&chain).await;
+    activate(&chain).await;
+    let upstream = chain.anvil.url().trim_start_matches("http://").parse().unwrap();
+    let proxy = RpcProxy::start(upstream).await.unwrap();
+    let mut watcher = watch(&chain, &proxy.url(), 6, &[]).await;
+
+    // A plot while watching: cancelled.
+    let first = plot_again(&chain).await;
+    let plan = plan_of(&chain, first).await.id().to_string();
+    watcher.wait_for(|l| l["event"] == "cancel" && l["plan"] == plan.as_str() && l["ok"] == true).await;
+    assert!(dropped(&chain, first).await);
+
+    // The RPC goes away; a plot lands meanwhile; the RPC comes back: the watcher rescans.
+    proxy.set_down(true);
+    watcher.wait_for(|l| l["event"] == "rpc" && l["ok"] == false).await;
+    let second = plot_again(&chain).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!dropped(&chain, second).await, "nothing can cancel while the RPC is down");
+    proxy.set_down(false);
+    let plan = plan_of(&chain, second).await.id().to_string();
+    watcher.wait_for(|l| l["event"] == "cancel" && l["plan"] == plan.as_str() && l["ok"] == true).await;
+    assert!(dropped(&chain, second).await);
+
+    // Quiet for a while: no second cancel of either plan, exactly two transactions sent.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let canceller = chain.provider.get_accounts().await.unwrap()[6];
+    assert_eq!(chain.provider.get_transaction_count(canceller).await.unwrap(), 2);
+    assert_eq!(watcher.count("plot"), 2);
+    assert_eq!(watcher.count("cancel"), 2);
+    watcher.child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_only_alerts() {
+    let chain = Chain::start().await;
+    attack(&chain).await;
+    activate(&chain).await;
+    let mut watcher = watch(&chain, chain.anvil.url(), 6, &["--dry-run"]).await;
+    let spell = plot_again(&chain).await;
+    watcher.wait_for(|l| l["event"] == "alert").await;
+    assert!(!dropped(&chain, spell).await);
+    let canceller = chain.provider.get_accounts().await.unwrap()[6];
+    assert_eq!(chain.provider.get_transaction_count(canceller).await.unwrap(), 0);
+    watcher.child.kill().await.unwrap();
+}
