@@ -213,7 +213,14 @@ async fn queue_lookup(session: &Session<'_>, pause: Address, key: &PlanKey) -> R
     use std::future::IntoFuture;
     let output = session
         .connection
-        .timed(session.connection.provider.call(call(pause, DSPause::plansCall(key.id()))).into_future())
+        .timed(
+            session
+                .connection
+                .provider
+                .call(call(pause, DSPause::plansCall(key.id())))
+                .block(alloy::eips::BlockId::latest())
+                .into_future(),
+        )
         .await?;
     Ok(DSPause::plansCall::abi_decode_returns(&output).unwrap_or(false))
 }

@@ -43,7 +43,8 @@ impl World {
 
     /// The protocol as it is now, with `user`'s position.
     pub async fn snapshot(&self, user: Address) -> Result<Snapshot> {
-        let output = self.provider.call(lens_request(&self.sources, Some(user))).await?;
+        let request = lens_request(&self.sources, Some(user));
+        let output = self.provider.call(request).block(alloy::eips::BlockId::latest()).await?;
         decode_snapshot(&output)
     }
 
@@ -72,8 +73,9 @@ impl World {
     }
 
     pub async fn read<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return> {
+        // "latest" said explicitly: anvil answers a call without a block from its pending state.
         let request = TransactionRequest::default().with_to(to).with_input(call.abi_encode());
-        let output = self.provider.call(request).await?;
+        let output = self.provider.call(request).block(alloy::eips::BlockId::latest()).await?;
         Ok(C::abi_decode_returns(&output)?)
     }
 
