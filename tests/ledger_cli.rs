@@ -62,34 +62,43 @@ async fn every_action_signs_on_the_ledger() {
     let chain = &cli.chain;
     let chief = cli.addr(keys::MCD_ADM);
     let spell = chain.deployment.default_spell;
+    // Runs an action and checks the APDUs it cost: configuration and address once, then the
+    // chunks of each signature (a cancel's calldata carries the plan's `fax` and takes two).
+    let run = |account: usize, args: &[&str], apdus: usize| {
+        sim.clear_log();
+        cli.ok(account, args);
+        let seen: Vec<u8> = sim.apdus().iter().map(|a| a.ins).collect();
+        assert_eq!(seen.len(), apdus, "{args:?}: {seen:02x?}");
+        assert_eq!(&seen[..2], [0x06, 0x02], "{args:?}");
+    };
 
     // An attack is queued; holders deposit past the threshold, then anyone cancels.
     let plan = attack(chain).await;
     activate(chain).await;
-    cli.ok(6, &["cancel", "--all", "--yes", "--verify"]);
+    run(6, &["cancel", "--all", "--yes", "--verify"], 4);
     assert!(!chain.read(cli.addr(keys::MCD_PAUSE), DSPause::plansCall(plan.id())).await);
     let canceller = chain.provider.get_accounts().await.unwrap()[6];
     assert_eq!(sim.screens()[0], ["Verify address".to_owned(), canceller.to_checksum(None)]);
 
     // Holder 1 deposited 25,000 in `activate`; the rest goes to the chief.
     let approvals = chain.read(chief, DSChief::approvalsCall(spell)).await;
-    cli.ok(1, &["vote", "--lock", "all", "--yes"]);
-    cli.ok(2, &["vote", "--lock", "60000", "--yes"]);
+    run(1, &["vote", "--lock", "all", "--yes"], 5);
+    run(2, &["vote", "--lock", "60000", "--yes"], 5);
     assert_eq!(chain.read(chief, DSChief::approvalsCall(spell)).await, approvals + wad(135_000));
-    cli.ok(3, &["lift", "--yes"]);
+    run(3, &["lift", "--yes"], 3);
     assert_eq!(chain.read(chief, DSChief::hatCall {}).await, spell);
 
-    cli.ok(3, &["esm", "250", "--direct", "--yes", "--burn"]);
+    run(3, &["esm", "250", "--direct", "--yes", "--burn"], 4);
     assert_eq!(chain.read(cli.addr(keys::MCD_ESM), ESM::SumCall {}).await, wad(250));
 
     // Holder 0 deposited in `activate`: part into the ESM, the rest back after the lockup.
     let alice = chain.holder(0);
     let before = chain.read(cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(alice)).await;
-    cli.ok(0, &["esm", "100", "--yes", "--burn"]);
+    run(0, &["esm", "100", "--yes", "--burn"], 3);
     assert_eq!(chain.read(cli.addr(keys::MCD_ESM), ESM::SumCall {}).await, wad(350));
     chain.warp(chain.params.lockup_duration.as_secs()).await;
     let wallet = mkr_balance(chain, alice).await;
-    cli.ok(0, &["withdraw", "all", "--yes"]);
+    run(0, &["withdraw", "all", "--yes"], 3);
     assert_eq!(mkr_balance(chain, alice).await, wallet + before - wad(100));
 }
 
