@@ -28,6 +28,8 @@ pub struct Cli {
     pub signer: crate::signers::SignerArgs,
     #[command(flatten)]
     pub fees: crate::fees::FeeArgs,
+    #[command(flatten)]
+    pub offline: crate::offline::BuildArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -90,4 +92,8 @@ pub enum Command {
     Accounts(crate::commands::accounts::AccountsArgs),
     /// Start anvil with the reference contracts and print the address book.
     Devnet(DevnetArgs),
+    /// Sign a bundle (or raw unsigned transactions) offline: no network is used.
+    Sign(crate::commands::sign::SignArgs),
+    /// Check a signed bundle (or raw signed transactions) against the chain, then send it.
+    Broadcast(crate::commands::broadcast::BroadcastArgs),
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod devnet;
 pub mod fees;
+pub mod offline;
 pub mod pipeline;
 pub mod preview;
 pub mod send;

@@ -2,9 +2,11 @@
 
 pub mod accounts;
 pub mod actions;
+pub mod broadcast;
 pub mod devnet;
 pub mod queue;
 pub mod session;
+pub mod sign;
 pub mod status;
 
 use std::process::ExitCode;
@@ -25,5 +27,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Queue(args) => queue::queue(&cli, args).await,
         Command::Accounts(args) => accounts::run(&cli, args).await,
         Command::Cancel(args) => queue::cancel(&cli, args).await,
+        Command::Sign(args) => sign::run(&cli, args).await,
+        Command::Broadcast(args) => broadcast::run(&cli, args).await,
     }
 }
