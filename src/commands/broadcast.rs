@@ -57,11 +57,11 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
     } else {
         args.file.display().to_string()
     };
-    let input = input::read(&args.file).map_err(InputError)?;
+    let input = input::read(&args.file).map_err(|e| InputError(format!("{e}; nothing was sent")))?;
     let bundle = match input {
         Input::Bundle(bundle) => *bundle,
         Input::RawSigned(txs) => {
-            input::bundle_of_signed(&txs).map_err(|e| InputError(format!("{file}: {e}")))?
+            input::bundle_of_signed(&txs).map_err(|e| InputError(format!("{file}: {e}; nothing was sent")))?
         }
         Input::RawUnsigned(_) => {
             return Err(InputError(format!(
