@@ -305,6 +305,7 @@ async fn round_trip_with_the_trezor_simulator() {
 // Tampering: every edit refused, with its message, before anything is signed or sent
 
 type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+type BundleEdit = Box<dyn Fn(&mut Bundle)>;
 
 fn json_of(file: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
@@ -496,7 +497,7 @@ async fn broadcast_refuses_each_edited_signed_bundle_and_sends_nothing() {
     }
     // Edits with the payload and hash recomputed: the signature still covers the old fields.
     let other = Address::repeat_byte(0x66);
-    let consistent: Vec<(&str, Box<dyn Fn(&mut Bundle)>, &str)> = vec![
+    let consistent: Vec<(&str, BundleEdit, &str)> = vec![
         ("to", Box::new(move |b| b.transactions[1].to = other), "where there is to"),
         ("value", Box::new(|b| b.transactions[1].value = U256::from(5)), "where there is value 5 wei"),
         ("nonce", Box::new(|b| b.transactions[1].nonce = 2), "nonce 1 where there is nonce 2"),
@@ -1108,7 +1109,7 @@ fn validate(
         let ok = match pattern.as_str() {
             "^0x[0-9a-fA-F]{40}$" => s.len() == 42 && s.starts_with("0x") && hex(&s[2..]),
             "^0x[0-9a-fA-F]{64}$" => s.len() == 66 && s.starts_with("0x") && hex(&s[2..]),
-            "^0x([0-9a-fA-F]{2})*$" => s.starts_with("0x") && s.len() % 2 == 0 && hex(&s[2..]),
+            "^0x([0-9a-fA-F]{2})*$" => s.starts_with("0x") && s.len().is_multiple_of(2) && hex(&s[2..]),
             "^(0|[1-9][0-9]{0,77})$" => {
                 s == "0"
                     || (!s.is_empty()

@@ -197,9 +197,9 @@ fn json_leaf() -> impl Strategy<Value = serde_json::Value> {
     prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| Value::from(n)),
-        any::<u64>().prop_map(|n| Value::from(n)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| Value::from(f)),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
         "[0-9]{0,90}".prop_map(Value::String),
         "0x[0-9a-fA-F]{0,140}".prop_map(Value::String),
         any::<String>().prop_map(Value::String),

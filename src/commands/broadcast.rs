@@ -202,8 +202,14 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
     }
     let sent_hashes: Vec<B256> = to_send.iter().map(|(_, _, s)| *s.hash()).collect();
     if !to_send.is_empty() {
-        let (indices, (list, signed)): (Vec<usize>, (Vec<Transaction>, Vec<Signed<TxEip1559>>)) =
-            to_send.into_iter().map(|(i, t, s)| (i, (t, s))).unzip();
+        let mut indices = Vec::with_capacity(to_send.len());
+        let mut list = Vec::with_capacity(to_send.len());
+        let mut signed = Vec::with_capacity(to_send.len());
+        for (i, t, s) in to_send {
+            indices.push(i);
+            list.push(t);
+            signed.push(s);
+        }
         let report = send::broadcast(&connection, &list, signed, !g.json).await?;
         for (i, sent) in indices.into_iter().zip(report.receipts) {
             receipts[i] = sent;
