@@ -617,6 +617,18 @@ async fn a_rejection_in_the_middle_keeps_what_was_signed_and_sign_resumes() {
     let out = b.path("vote.signed.json");
     let args = [bundle.to_str().unwrap(), "--out", out.to_str().unwrap(), "--yes"];
 
+    // Rejected at once: nothing signed, no file.
+    sim.set_fault(Fault::RejectOnDevice);
+    let result = b.sign(&ledger, 2, &args);
+    let stderr = text(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("signing transaction 1 of 3 failed"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("nothing was signed and {} was not written", out.display())),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+
     // The user approves the first transaction on the Ledger and rejects the second.
     sim.set_fault_after_signatures(1, Fault::RejectOnDevice);
     let result = b.sign(&ledger, 2, &args);

@@ -187,7 +187,9 @@ pub async fn run(cli: &Cli, args: &SignArgs) -> Result<ExitCode> {
         let irreversible = bundle.irreversible || burns.iter().any(|(i, _)| unsigned.contains(i));
         confirm(g.yes, args.burn, irreversible, unsigned.len())?;
         for &i in &unsigned {
-            sign_one(signer, &mut bundle, &txs, i, out, &mut owned, g.json).await?;
+            let mut target = Target { input: &args.file, out, owned };
+            sign_one(signer, &mut bundle, &txs, i, &mut target, g.json).await?;
+            owned = target.owned;
         }
     } else if !g.json {
         eprintln!("\nall {n} transactions are already signed");
@@ -250,15 +252,23 @@ pub async fn run(cli: &Cli, args: &SignArgs) -> Result<ExitCode> {
 
 /// Signs transaction `i`, records it and saves the bundle at once, so that a later failure
 /// keeps it.
+/// Where signatures go: the input (for messages), the output, and whether the output is ours
+/// to replace yet.
+struct Target<'a> {
+    input: &'a Path,
+    out: &'a Path,
+    owned: bool,
+}
+
 async fn sign_one(
     signer: &Signer,
     bundle: &mut Bundle,
     txs: &[CheckedTx],
     i: usize,
-    out: &Path,
-    owned: &mut bool,
+    target: &mut Target<'_>,
     quiet: bool,
 ) -> Result<()> {
+    let out = target.out;
     let n = txs.len();
     let tx = &txs[i].tx;
     if !quiet {
@@ -273,25 +283,25 @@ async fn sign_one(
         Ok(signature) => signature,
         Err(e) => {
             let done = bundle.signed_count();
-            let kept = if done == 0 {
-                "nothing is signed".to_owned()
-            } else if *owned {
-                format!("{done} of {n} are signed and saved in {}", out.display())
+            let (kept, from) = if target.owned {
+                (format!("{done} of {n} are signed and saved in {}", out.display()), out)
+            } else if done == 0 {
+                (format!("nothing was signed and {} was not written", out.display()), target.input)
             } else {
-                format!("{done} of {n} were signed earlier")
+                (format!("{done} of {n} were signed before; {} was not written", out.display()), target.input)
             };
             return Err(anyhow!(
                 "signing transaction {} of {n} failed: {e:#}\n  {kept}; to sign the rest, run `defender sign {} --out {}` \
                  again with the same signer options",
                 i + 1,
-                if *owned { out.display().to_string() } else { "FILE".into() },
+                from.display(),
                 out.display()
             ));
         }
     };
     let signed = tx.clone().into_signed(signature);
     bundle.transactions[i].set_signed(&signed);
-    save(bundle, out, owned)
+    save(bundle, out, &mut target.owned)
 }
 
 /// Saves the bundle: the first write never replaces a file; later ones replace our own.
