@@ -1032,6 +1032,26 @@ async fn building_never_overwrites_and_old_bundles_are_called_stale() {
         b.cli.chain.read(b.cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(alice)).await,
         wad(10)
     );
+
+    // Fees under the base fee: broadcast warns; anvil refuses them, and the report says so (exit 4).
+    let cheap = b
+        .build(
+            0,
+            "cheap.json",
+            &["deposit", "10", "--max-fee", "0.000000001", "--priority-fee", "0.000000001"],
+        )
+        .await;
+    let (signed, _) = b.sign_ok(&Signer::Env, 0, &cheap, &[]);
+    let nonce = b.nonce(alice).await;
+    let out = b.broadcast(&signed);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("offers at most 0.000000001 gwei per gas, below the current base fee"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("0 of 2 transactions landed"), "{stderr}");
+    assert_eq!(b.nonce(alice).await, nonce);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

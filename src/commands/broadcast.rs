@@ -163,8 +163,8 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
         for (i, (t, state)) in txs.iter().zip(&view.states).enumerate() {
             if matches!(state, State::New) && t.tx.max_fee_per_gas < base_fee {
                 eprintln!(
-                    "warning: transaction {} of {n} offers at most {} per gas, below the current base fee of {}: it \
-                     waits in the pool until the base fee falls (rebuild with a higher --max-fee if it is urgent)",
+                    "warning: transaction {} of {n} offers at most {} per gas, below the current base fee of {}: a \
+                     node refuses it or holds it until the base fee falls (rebuild with a higher --max-fee if it is urgent)",
                     i + 1,
                     gwei(t.tx.max_fee_per_gas),
                     gwei(base_fee)
