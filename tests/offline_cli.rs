@@ -203,9 +203,9 @@ fn signers_of(bench: &Bench, file: &Path) -> Vec<Address> {
     bench.load(file).check().unwrap().iter().map(|t| recover(t.signed.as_ref().unwrap()).unwrap()).collect()
 }
 
-/// deposit, vote (approve + lock + vote), cancel --all and esm --direct, each built online,
-/// signed offline by `signer` and broadcast; `screens` compares the device's screens with the
-/// preview's prediction.
+/// Every action: deposit, vote (approve + lock + vote), lift, cancel --all, esm --direct, esm
+/// from the deposit and withdraw, each built online, signed offline by `signer` and broadcast;
+/// `screens` compares the device's screens with the preview's prediction.
 async fn round_trip(b: &Bench, signer: Signer, screens: Option<&dyn Fn() -> Vec<Vec<String>>>) {
     let chain = &b.cli.chain;
     let defender_addr = b.cli.addr(keys::MCD_DEFENDER);
@@ -245,6 +245,12 @@ async fn round_trip(b: &Bench, signer: Signer, screens: Option<&dyn Fn() -> Vec<
     assert_eq!(chain.read(chief, DSChief::approvalsCall(spell)).await, approvals + wad(1000));
     assert_eq!(chain.read(chief, DSChief::depositsCall(carol)).await, wad(1000));
 
+    // lift: the default spell leads the (empty) hat, anyone makes it the hat.
+    let bundle = b.build(5, "lift.json", &["lift"]).await;
+    let (signed, _) = b.sign_ok(&signer, 5, &bundle, &[]);
+    b.broadcast_ok(&signed);
+    assert_eq!(chain.read(chief, DSChief::hatCall {}).await, spell);
+
     // cancel: an attack is queued, the defender is activated, an outsider (no MKR) cancels.
     let plan = attack(chain).await;
     activate(chain).await;
@@ -270,6 +276,20 @@ async fn round_trip(b: &Bench, signer: Signer, screens: Option<&dyn Fn() -> Vec<
     assert_eq!(signers_of(b, &signed), [dave, dave]);
     b.broadcast_ok(&signed);
     assert_eq!(chain.read(b.cli.addr(keys::MCD_ESM), ESM::SumCall {}).await, wad(250));
+
+    // esm from the defender deposit (moveToEsm), then withdraw the rest after the lockup.
+    let deposit = chain.read(defender_addr, DssDefender::depositsCall(alice)).await;
+    let bundle = b.build(0, "move.json", &["esm", "100"]).await;
+    let (signed, _) = b.sign_ok(&signer, 0, &bundle, &["--burn"]);
+    b.broadcast_ok(&signed);
+    assert_eq!(chain.read(b.cli.addr(keys::MCD_ESM), ESM::SumCall {}).await, wad(350));
+    chain.warp(chain.params.lockup_duration.as_secs()).await;
+    let wallet = mkr_balance(chain, alice).await;
+    let bundle = b.build(0, "withdraw.json", &["withdraw", "all"]).await;
+    let (signed, _) = b.sign_ok(&signer, 0, &bundle, &[]);
+    b.broadcast_ok(&signed);
+    assert_eq!(chain.read(defender_addr, DssDefender::depositsCall(alice)).await, U256::ZERO);
+    assert_eq!(mkr_balance(chain, alice).await, wallet + deposit - wad(100));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
