@@ -1245,3 +1245,48 @@ async fn the_schema_describes_every_bundle_defender_writes() {
     bad["extra"] = 1.into();
     assert!(validate(&schema, &schema, &bad, "$").unwrap_err().contains("not in the schema"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Round trips to the node
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn building_takes_two_requests_signing_none_and_broadcast_checks_in_one() {
+    let mut b = Bench::start().await;
+    let upstream: SocketAddr = b.cli.chain.anvil.url().trim_start_matches("http://").parse().unwrap();
+    let proxy = defender_sim::rpc_proxy::RpcProxy::start(upstream).await.unwrap();
+    b.cli.rpc_url = proxy.url();
+
+    let bundle = b.build(0, "deposit.json", &["deposit", "10"]).await;
+    let build = proxy.requests();
+    assert_eq!(build.len(), 2, "prepare and simulate: {build:?}");
+
+    let (signed, _) = b.sign_ok(&Signer::Env, 0, &bundle, &[]);
+    assert_eq!(proxy.requests().len(), 2, "sign sent nothing");
+
+    b.broadcast_ok(&signed);
+    let sent = proxy.requests()[2..].to_vec();
+    let mut checks = sent[0].clone();
+    checks.sort();
+    assert_eq!(
+        checks,
+        [
+            "eth_chainId",
+            "eth_getBlockByNumber",
+            "eth_getTransactionByHash",
+            "eth_getTransactionByHash",
+            "eth_getTransactionCount",
+            "eth_getTransactionCount",
+            "eth_getTransactionReceipt",
+            "eth_getTransactionReceipt",
+        ],
+        "every check in one request"
+    );
+    assert_eq!(sent[1], ["eth_sendRawTransaction", "eth_sendRawTransaction"], "both sent in one request");
+    assert!(sent[2..].iter().flatten().all(|m| m == "eth_getTransactionReceipt"), "{sent:?}");
+    println!("broadcast of 2 transactions: {} HTTP requests ({sent:?})", sent.len());
+
+    // Again: one request finds both receipts; nothing is sent.
+    let before = proxy.requests().len();
+    b.broadcast_ok(&signed);
+    assert_eq!(proxy.requests().len(), before + 1);
+}
