@@ -28,6 +28,8 @@ pub struct Cli {
     pub signer: crate::signers::SignerArgs,
     #[command(flatten)]
     pub fees: crate::fees::FeeArgs,
+    #[command(flatten)]
+    pub offline: crate::offline::BuildArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -117,4 +119,8 @@ pub enum Command {
     Devnet(DevnetArgs),
     /// A fire drill: MIP91's scenarios on a local chain, your part with your own signer.
     Drill(crate::commands::drill::DrillArgs),
+    /// Sign a bundle (or raw unsigned transactions) offline: no network is used.
+    Sign(crate::commands::sign::SignArgs),
+    /// Check a signed bundle (or raw signed transactions) against the chain, then send it.
+    Broadcast(crate::commands::broadcast::BroadcastArgs),
 }

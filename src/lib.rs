@@ -10,6 +10,7 @@ pub mod commands;
 pub mod devnet;
 pub mod drill;
 pub mod fees;
+pub mod offline;
 pub mod pipeline;
 pub mod preview;
 pub mod send;

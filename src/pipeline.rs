@@ -56,6 +56,8 @@ pub struct Options {
     /// `--burn`: with `--yes`, pre-confirms an irreversible action.
     pub burn: bool,
     pub json: bool,
+    /// `--unsigned-out FILE`: write an unsigned bundle there instead of signing.
+    pub unsigned_out: Option<std::path::PathBuf>,
 }
 
 /// A run that stopped on purpose before signing: exit code 3.
@@ -81,6 +83,9 @@ impl Pipeline<'_> {
         let plan = plan.map_err(|r| Refused(format!("{r}: nothing was signed or sent")))?;
         if plan.calls.is_empty() {
             return Err(Refused("nothing to do".into()).into());
+        }
+        if let Some(path) = &self.options.unsigned_out {
+            crate::offline::build::check_free(path)?;
         }
         let p = self.prepared;
         if let Some(signer) = signer
@@ -136,6 +141,10 @@ impl Pipeline<'_> {
                 eprintln!("\ndry run: nothing was signed or sent");
             }
             return Ok(ExitCode::SUCCESS);
+        }
+        if let Some(path) = &self.options.unsigned_out {
+            let bundle = crate::offline::build::bundle_of_plan(&plan, &txs, &simulation, &preview, p);
+            return crate::offline::build::write(path, &bundle, &preview, self.options.json);
         }
         let Some(signer) = signer else {
             bail!(

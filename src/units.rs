@@ -88,6 +88,12 @@ pub fn parse_amount(text: &str, decimals: u8, symbol: &str) -> Result<Amount, St
     if trimmed.eq_ignore_ascii_case("all") {
         return Ok(Amount::All);
     }
+    // 10^78 exceeds 2^256: such a token's units cannot be computed (they would wrap around).
+    if decimals > 77 {
+        return Err(format!(
+            "{text:?} cannot be read: {symbol} claims {decimals} decimals, more than 256-bit amounts hold"
+        ));
+    }
     let cleaned: String = trimmed.chars().filter(|c| !matches!(c, '_' | ',')).collect();
     if cleaned.starts_with('-') {
         return Err(format!("{text:?} is negative: give a positive amount of {symbol}, or `all`"));

@@ -2,10 +2,12 @@
 
 pub mod accounts;
 pub mod actions;
+pub mod broadcast;
 pub mod devnet;
 pub mod drill;
 pub mod queue;
 pub mod session;
+pub mod sign;
 pub mod status;
 pub mod watch;
 
@@ -29,5 +31,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cancel(args) => queue::cancel(&cli, args).await,
         Command::Watch(args) => watch::run(&cli, args).await,
         Command::Drill(args) => drill::run(&cli, args, cli.global.rpc_url_given).await,
+        Command::Sign(args) => sign::run(&cli, args).await,
+        Command::Broadcast(args) => broadcast::run(&cli, args).await,
     }
 }

@@ -49,7 +49,15 @@ impl<'a> Session<'a> {
     /// The first round trip: snapshot, nonce, fees and `extra` calls, in one HTTP request.
     pub async fn prepare(&self, extra: Vec<TransactionRequest>) -> Result<Prepared> {
         let reads = Reads { user: Some(self.require_from()?), fees: true, extra };
-        prepare(&self.connection, &self.sources, self.cli.global.chain, &reads).await
+        let mut prepared = prepare(&self.connection, &self.sources, self.cli.global.chain, &reads).await?;
+        if let Some(nonce) = self.cli.offline.nonce {
+            if prepared.nonce != Some(nonce) && !self.cli.global.json {
+                let next = prepared.nonce.map(|n| n.to_string()).unwrap_or_else(|| "unknown".into());
+                eprintln!("--nonce {nonce}: the account's next nonce on chain is {next} now");
+            }
+            prepared.nonce = Some(nonce);
+        }
+        Ok(prepared)
     }
 
     pub fn amount(&self, text: &str, prepared: &Prepared) -> Result<Amount> {
@@ -65,7 +73,13 @@ impl<'a> Session<'a> {
         irreversible_ok: bool,
     ) -> Result<ExitCode> {
         let g = &self.cli.global;
-        let options = Options { dry_run: g.dry_run, yes: g.yes, burn: irreversible_ok, json: g.json };
+        let options = Options {
+            dry_run: g.dry_run,
+            yes: g.yes,
+            burn: irreversible_ok,
+            json: g.json,
+            unsigned_out: self.cli.offline.unsigned_out.clone(),
+        };
         let pipeline = Pipeline {
             connection: &self.connection,
             sources: &self.sources,

@@ -159,7 +159,7 @@ impl Watch<'_> {
             return Ok(());
         }
         // Unattended: no terminal prompt (a device still asks on its own screen each time).
-        let options = Options { dry_run: false, yes: true, burn: false, json: self.json };
+        let options = Options { dry_run: false, yes: true, burn: false, json: self.json, unsigned_out: None };
         let pipeline = Pipeline {
             connection: &self.session.connection,
             sources: &self.session.sources,

@@ -251,6 +251,8 @@ struct Shared {
 
 struct State {
     fault: Fault,
+    /// `(n, fault)`: sign `n` more transactions normally, then show `fault`.
+    armed: Option<(usize, Fault)>,
     blind_signing: bool,
     apdus: Vec<Apdu>,
     screens: Vec<Vec<String>>,
@@ -310,6 +312,7 @@ impl LedgerSim {
             mnemonic: config.mnemonic,
             state: Mutex::new(State {
                 fault: Fault::None,
+                armed: None,
                 blind_signing: config.blind_signing,
                 apdus: Vec::new(),
                 screens: Vec::new(),
@@ -328,7 +331,17 @@ impl LedgerSim {
 
     /// Set the failure mode (persists until changed).
     pub fn set_fault(&self, fault: Fault) {
-        self.shared.state().fault = fault;
+        let mut st = self.shared.state();
+        st.fault = fault;
+        st.armed = None;
+    }
+
+    /// Let the user approve `signatures` more transactions, then show `fault` (which then
+    /// persists until changed): a rejection in the middle of a batch.
+    pub fn set_fault_after_signatures(&self, signatures: usize, fault: Fault) {
+        let mut st = self.shared.state();
+        st.fault = Fault::None;
+        st.armed = Some((signatures, fault));
     }
 
     /// Switch "Blind signing" in the app's settings.
@@ -626,11 +639,18 @@ impl Shared {
             push("Sign transaction");
         }
         st.screens.push(screens);
+        if let Some((0, fault)) = st.armed {
+            st.fault = fault;
+            st.armed = None;
+        }
         if st.fault == Fault::RejectOnDevice {
             return Err(sw::CONDITIONS_NOT_SATISFIED);
         }
 
         let sig = signer.sign_hash_sync(&hash).map_err(|_| sw::INVALID_DATA)?;
+        if let Some((left, _)) = &mut st.armed {
+            *left -= 1;
+        }
         let parity = u8::from(sig.v());
         let v = match flow.kind {
             TxType::Eip2930 | TxType::Eip1559 => parity,

@@ -1,0 +1,109 @@
+//! `--unsigned-out FILE`: the pipeline's plan, simulated and previewed online, written as an
+//! unsigned bundle instead of being signed.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::bundle::{BlockRef, Bundle, BundleTx, Change, SimulationNote, Token};
+use super::files::{self, Replace};
+use crate::actions::Plan;
+use crate::chain::snapshot::Prepared;
+use crate::commands::session::InputError;
+use crate::pipeline::Transaction;
+use crate::preview::Preview;
+use crate::simulate::Simulation;
+
+/// The bundle of a planned, simulated run.
+pub fn bundle_of_plan(
+    plan: &Plan,
+    txs: &[Transaction],
+    simulation: &Simulation,
+    preview: &Preview,
+    prepared: &Prepared,
+) -> Bundle {
+    let s = &prepared.snapshot;
+    let mut bundle = Bundle::new(prepared.chain_id, Some(super::show::now()));
+    bundle.built_at_block = Some(BlockRef { number: s.block.number.saturating_to(), timestamp: s.now() });
+    bundle.action = Some(plan.action.to_owned());
+    bundle.summary = Some(plan.summary.clone());
+    bundle.warnings = plan.warnings.clone();
+    bundle.irreversible = plan.irreversible;
+    bundle.token = Some(Token { symbol: s.symbol(), decimals: s.decimals() });
+    bundle.contracts = prepared.book.contracts.clone();
+    bundle.changes = preview
+        .changes
+        .iter()
+        .map(|d| Change { what: d.what.clone(), before: d.before.clone(), after: d.after.clone() })
+        .collect();
+    for (i, tx) in txs.iter().enumerate() {
+        let mut entry = BundleTx::new(tx.call.label.clone(), tx.from, &tx.unsigned());
+        entry.simulation = simulation.outcomes.get(i).map(|o| SimulationNote {
+            ok: o.ok,
+            gas_used: o.gas_used,
+            revert: o.revert.clone(),
+        });
+        bundle.transactions.push(entry);
+    }
+    bundle
+}
+
+/// Refuses before any RPC work when the file is already there.
+pub fn check_free(path: &Path) -> Result<()> {
+    if path.exists() {
+        return Err(InputError(format!(
+            "{} already exists: defender never overwrites a bundle; choose another name for --unsigned-out",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Writes the bundle (never over an existing file) and says what to do next.
+pub fn write(path: &Path, bundle: &Bundle, preview: &Preview, json_output: bool) -> Result<ExitCode> {
+    // What is written must pass the checks `sign` makes: a bug here should stop at home.
+    bundle.check().map_err(|e| anyhow::anyhow!("internal error, the bundle does not check out: {e}"))?;
+    files::write_atomic(path, bundle.to_json().as_bytes(), Replace::Never).map_err(|e| match e
+        .downcast::<files::Exists>()
+    {
+        Ok(exists) => InputError(exists.to_string()).into(),
+        Err(other) => other,
+    })?;
+    let txs = &bundle.transactions;
+    let (first, last) = (txs.first().map(|t| t.nonce), txs.last().map(|t| t.nonce));
+    if json_output {
+        println!(
+            "{}",
+            json!({
+                "preview": preview,
+                "sent": false,
+                "bundle": path.display().to_string(),
+                "signing_hashes": txs.iter().map(|t| t.signing_hash).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        let nonces = match (first, last) {
+            (Some(a), Some(b)) if a == b => format!("nonce {a}"),
+            (Some(a), Some(b)) => format!("nonces {a} to {b}"),
+            _ => String::new(),
+        };
+        eprintln!(
+            "\nwrote {}: {} unsigned transaction{} for {} on chain {}, {nonces}; nothing was signed or sent",
+            path.display(),
+            txs.len(),
+            if txs.len() == 1 { "" } else { "s" },
+            preview.from,
+            bundle.chain_id
+        );
+        eprintln!(
+            "next: on the signing machine, `defender sign {} --out SIGNED.json` with your signer options; \
+             then, online, `defender broadcast SIGNED.json`",
+            path.display()
+        );
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
