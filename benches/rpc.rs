@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi};
+use alloy::providers::{DynProvider, Provider, ext::AnvilApi};
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolCall;
 use defender::chain::addresses::keys;
 use defender::chain::bindings::overloads::{approveAmountCall, chiefVoteYaysCall};
 use defender::chain::bindings::{DSChief, DSPause};
 use defender::devnet::anvil::free_port;
-use defender::devnet::{Anvil, AnvilOptions, DeployParams, Deployment, deploy};
+use defender::devnet::{Anvil, AnvilOptions, DeployParams, Deployment, LocalChain, launch};
 use defender::units::WAD;
 use defender_sim::rpc_proxy::RpcProxy;
 
@@ -57,13 +57,9 @@ struct Bench {
 
 impl Bench {
     async fn start() -> Self {
-        let anvil =
-            Anvil::spawn(&AnvilOptions { port: free_port().unwrap(), ..Default::default() }).await.unwrap();
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .connect_http(anvil.url().parse().unwrap())
-            .erased();
-        let deployment = deploy(&provider, &DeployParams::default()).await.unwrap();
+        let options = AnvilOptions { port: free_port().unwrap(), ..Default::default() };
+        let LocalChain { anvil, provider, deployment } =
+            launch(&options, &DeployParams::default()).await.unwrap();
         let book = std::env::temp_dir().join(format!("defender-bench-{}.json", std::process::id()));
         deployment.book.save(&book).unwrap();
         let upstream: SocketAddr = anvil.url().trim_start_matches("http://").parse().unwrap();

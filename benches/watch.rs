@@ -6,13 +6,13 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256};
+use alloy::providers::Provider;
 use alloy::providers::ext::AnvilApi;
-use alloy::providers::{Provider, ProviderBuilder};
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use defender::chain::bindings::{DSPause, DssDefender, DssExec};
 use defender::devnet::anvil::free_port;
-use defender::devnet::{Anvil, AnvilOptions, DeployParams, deploy};
+use defender::devnet::{AnvilOptions, DeployParams, LocalChain, launch};
 use defender::drill::world::{World, tokens};
 
 const CANCELLER_KEY: &str = "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e";
@@ -21,13 +21,9 @@ const CANCELLER_KEY: &str = "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b
 async fn main() {
     let rounds: usize =
         std::env::var("DEFENDER_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let anvil =
-        Anvil::spawn(&AnvilOptions { port: free_port().unwrap(), ..Default::default() }).await.unwrap();
-    let provider = ProviderBuilder::new()
-        .disable_recommended_fillers()
-        .connect_http(anvil.url().parse().unwrap())
-        .erased();
-    let deployment = deploy(&provider, &DeployParams::default()).await.unwrap();
+    let options = AnvilOptions { port: free_port().unwrap(), ..Default::default() };
+    let LocalChain { anvil, provider, deployment } =
+        launch(&options, &DeployParams::default()).await.unwrap();
     let chainlog = deployment.book.get(defender::chain::addresses::keys::CHANGELOG).unwrap();
     let world = World::new(provider.clone(), chainlog).await.unwrap();
     let attacker = world.accounts[4];

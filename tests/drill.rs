@@ -41,8 +41,7 @@ fn every_scenario_ends_as_mip91_says() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drill_on_a_running_devnet_leaves_it_as_it_was() {
     let chain = Chain::start().await;
-    let book = std::env::temp_dir().join(format!("defender-drill-{}.json", std::process::id()));
-    chain.book().save(&book).unwrap();
+    let book = chain.book_file();
     let block = chain.provider.get_block_number().await.unwrap();
     let verdict = drill(&[
         "false-alarm",

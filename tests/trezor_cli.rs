@@ -41,16 +41,7 @@ impl Bench {
     async fn start(config: TrezorConfig) -> Self {
         let chain = Chain::start().await;
         let sim = TrezorSim::start(config).await.unwrap();
-        let dir = std::env::temp_dir().join(format!(
-            "defender-trezor-{}-{}",
-            std::process::id(),
-            chain.anvil.url().rsplit(':').next().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let book = dir.join("addresses.json");
-        let mut with_url = chain.book().clone();
-        with_url.rpc_url = Some(chain.anvil.url().to_owned());
-        with_url.save(&book).unwrap();
+        let book = chain.book_file();
         Self { chain, book, sim }
     }
 

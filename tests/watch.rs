@@ -23,8 +23,7 @@ struct Watcher {
 }
 
 async fn watch(chain: &Chain, url: &str, account: usize, extra: &[&str]) -> Watcher {
-    let book = std::env::temp_dir().join(format!("defender-watch-{}-{account}.json", std::process::id()));
-    chain.book().save(&book).unwrap();
+    let book = chain.book_file();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_defender"))
         .args([
             "watch",

@@ -5,14 +5,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
-use alloy::providers::{Provider, ProviderBuilder};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
 
 use crate::chain::addresses::AddressBook;
 use crate::cli::GlobalArgs;
-use crate::devnet::{self, Anvil, AnvilOptions, DeployParams};
+use crate::devnet::{self, AnvilOptions, DeployParams};
 use crate::units::{WAD, format_duration, format_token};
 
 #[derive(Debug, Args)]
@@ -97,9 +96,6 @@ pub async fn run(global: &GlobalArgs, args: &DevnetArgs) -> Result<ExitCode> {
         detach: args.detach,
         log_file: args.detach.then(|| state_dir.join("anvil.log")),
     };
-    let mut anvil = Anvil::spawn(&options).await?;
-    let provider =
-        ProviderBuilder::new().disable_recommended_fillers().connect_http(anvil.url().parse()?).erased();
     let params = DeployParams {
         threshold: args.threshold,
         cancel_duration: args.cancel_duration,
@@ -108,7 +104,7 @@ pub async fn run(global: &GlobalArgs, args: &DevnetArgs) -> Result<ExitCode> {
         esm_min: args.esm_min,
         ..DeployParams::default()
     };
-    let deployment = devnet::deploy(&provider, &params).await?;
+    let devnet::LocalChain { mut anvil, deployment, .. } = devnet::launch(&options, &params).await?;
     let mut book = deployment.book.clone();
     book.rpc_url = Some(anvil.url().to_owned());
     let book_path = state_dir.join(devnet::ADDRESS_BOOK);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use alloy::primitives::Address;
 use alloy::providers::ext::AnvilApi;
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::chain::discovery;
 use crate::cli::Cli;
 use crate::devnet::anvil::free_port;
-use crate::devnet::{Anvil, AnvilOptions, DeployParams, deploy};
+use crate::devnet::{self, AnvilOptions, DeployParams, LocalChain};
 use crate::drill::scenarios::Scenario;
 use crate::drill::world::{World, tokens};
 use crate::drill::{Check, Drill, UserPart};
@@ -75,9 +75,9 @@ pub async fn run(cli: &Cli, args: &DrillArgs, rpc_url_given: bool) -> Result<Exi
 
 /// A fresh anvil with the reference contracts, for one scenario.
 async fn on_own_chain(cli: &Cli, args: &DrillArgs, scenario: Scenario) -> Result<(Vec<Check>, u128)> {
-    let anvil = Anvil::spawn(&AnvilOptions { port: free_port()?, ..AnvilOptions::default() }).await?;
-    let provider = connect(anvil.url())?;
-    let deployment = deploy(&provider, &DeployParams::default()).await?;
+    let options = AnvilOptions { port: free_port()?, ..AnvilOptions::default() };
+    let LocalChain { anvil, provider, deployment } =
+        devnet::launch(&options, &DeployParams::default()).await?;
     let chainlog = deployment.book.get(crate::chain::addresses::keys::CHANGELOG)?;
     let result = play(cli, args, scenario, provider, anvil.url(), chainlog).await;
     anvil.stop().await?;
@@ -88,7 +88,7 @@ async fn on_own_chain(cli: &Cli, args: &DrillArgs, scenario: Scenario) -> Result
 /// back afterwards, so the devnet is left as it was.
 async fn on_existing_chain(cli: &Cli, args: &DrillArgs, scenario: Scenario) -> Result<(Vec<Check>, u128)> {
     let url = cli.global.rpc_url.clone();
-    let provider = connect(&url)?;
+    let provider = devnet::provider(&url)?;
     let chain_id = provider.get_chain_id().await.with_context(|| format!("cannot reach {url}"))?;
     if !crate::pipeline::is_devnet(chain_id) {
         bail!(
@@ -182,10 +182,6 @@ async fn user_signer(
     // device serves one program at a time, and each command opens it again.
     let user = signers::open(args, from).await?.context("no signer")?.address();
     Ok((flags, Vec::new(), user))
-}
-
-fn connect(url: &str) -> Result<DynProvider> {
-    Ok(ProviderBuilder::new().disable_recommended_fillers().connect_http(url.parse()?).erased())
 }
 
 /// Wraps a paragraph at 96 columns, indented.

@@ -8,6 +8,29 @@ pub use deploy::{DeployParams, Deployment, deploy};
 
 use std::path::PathBuf;
 
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use anyhow::Result;
+
+/// An HTTP provider that sends exactly what it is told (no nonce, gas or fee fillers).
+pub fn provider(url: &str) -> Result<DynProvider> {
+    Ok(ProviderBuilder::new().disable_recommended_fillers().connect_http(url.parse()?).erased())
+}
+
+/// A running anvil with the reference contracts deployed on it.
+pub struct LocalChain {
+    pub anvil: Anvil,
+    pub provider: DynProvider,
+    pub deployment: Deployment,
+}
+
+/// Starts anvil with `options` and deploys everything with `params`.
+pub async fn launch(options: &AnvilOptions, params: &DeployParams) -> Result<LocalChain> {
+    let anvil = Anvil::spawn(options).await?;
+    let provider = provider(anvil.url())?;
+    let deployment = deploy(&provider, params).await?;
+    Ok(LocalChain { anvil, provider, deployment })
+}
+
 /// File name of the address book inside the devnet's state directory.
 pub const ADDRESS_BOOK: &str = "addresses.json";
 /// File name of a detached devnet's process id.

@@ -6,7 +6,7 @@ use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, U256};
 use alloy::providers::ext::AnvilApi;
 use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::TransactionRequest;
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::sol_types::{SolCall, SolValue};
 use anyhow::{Context, Result, anyhow, bail};
 
@@ -48,8 +48,13 @@ impl World {
         decode_snapshot(&output)
     }
 
-    /// Sends `data` to `to` as `from`; a revert comes back with its reason.
-    pub async fn send(&self, from: Address, to: Option<Address>, data: Vec<u8>) -> Result<Option<Address>> {
+    /// Sends `data` to `to` (or deploys it) as `from`; a revert comes back with its reason.
+    pub async fn send(
+        &self,
+        from: Address,
+        to: Option<Address>,
+        data: Vec<u8>,
+    ) -> Result<TransactionReceipt> {
         let mut request = TransactionRequest::default().with_from(from);
         request = match to {
             Some(to) => request.with_to(to).with_input(data),
@@ -62,7 +67,14 @@ impl World {
         if !receipt.status() {
             bail!("transaction {} reverted", receipt.transaction_hash);
         }
-        Ok(receipt.contract_address)
+        Ok(receipt)
+    }
+
+    /// Deploys `code` followed by its constructor arguments.
+    pub async fn deploy(&self, from: Address, code: &str, args: Vec<u8>) -> Result<Address> {
+        let mut data = hex::decode(code.trim())?;
+        data.extend(args);
+        self.send(from, None, data).await?.contract_address.context("no contract address in the receipt")
     }
 
     pub async fn call<C: SolCall>(&self, from: Address, to: Address, call: C) -> Result<()> {
@@ -115,12 +127,10 @@ impl World {
         description: &str,
     ) -> Result<Address> {
         let s = self.snapshot(from).await?;
-        let mut code = hex::decode(bytecode::MINT_ACTION.trim())?;
-        code.extend((s.at.gov, to, wad).abi_encode_params());
-        let action = self.send(from, None, code).await?.context("no action address")?;
-        let mut code = hex::decode(bytecode::DSS_EXEC.trim())?;
-        code.extend((s.at.pause, description.to_owned(), U256::MAX, action).abi_encode_params());
-        self.send(from, None, code).await?.context("no spell address")
+        let action =
+            self.deploy(from, bytecode::MINT_ACTION, (s.at.gov, to, wad).abi_encode_params()).await?;
+        let args = (s.at.pause, description.to_owned(), U256::MAX, action).abi_encode_params();
+        self.deploy(from, bytecode::DSS_EXEC, args).await
     }
 
     /// Locks `amount` more in the chief (approving it first) and votes for `spell` alone.

@@ -44,16 +44,7 @@ impl Cli {
 
     pub async fn start_signing_with(sign_with: SignWith) -> Self {
         let chain = Chain::start().await;
-        let dir = std::env::temp_dir().join(format!(
-            "defender-cli-{}-{}",
-            std::process::id(),
-            chain.anvil.url().rsplit(':').next().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let book = dir.join("addresses.json");
-        let mut with_url = chain.book().clone();
-        with_url.rpc_url = Some(chain.anvil.url().to_owned());
-        with_url.save(&book).unwrap();
+        let book = chain.book_file();
         let rpc_url = chain.anvil.url().to_owned();
         Self { chain, book, sign_with, rpc_url }
     }

@@ -7,18 +7,17 @@ pub mod cli;
 
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, Bytes, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi};
+use alloy::providers::{DynProvider, Provider, ext::AnvilApi};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::sol_types::SolCall;
 use alloy::sol_types::SolEvent;
-use alloy::sol_types::{SolCall, SolValue};
 use defender::chain::addresses::{AddressBook, keys};
-use defender::chain::bindings::bytecode;
-use defender::chain::bindings::overloads::{approveAmountCall, chiefVoteYaysCall};
+use defender::chain::bindings::overloads::approveAmountCall;
 use defender::chain::bindings::{DSChief, DSToken, DssDefender, DssExec};
 use defender::chain::pause_log::PlanKey;
 use defender::devnet::anvil::free_port;
-use defender::devnet::deploy::wait_for_receipt;
-use defender::devnet::{Anvil, AnvilOptions, DeployParams, Deployment, deploy};
+use defender::devnet::{Anvil, AnvilOptions, DeployParams, Deployment, LocalChain, launch};
+use defender::drill::world::World;
 use defender::units::WAD;
 
 pub fn wad(tokens: u64) -> U256 {
@@ -30,6 +29,8 @@ pub struct Chain {
     pub provider: DynProvider,
     pub deployment: Deployment,
     pub params: DeployParams,
+    /// The drill's actors: the same moves, for the tests to make.
+    pub world: World,
 }
 
 impl Chain {
@@ -39,13 +40,26 @@ impl Chain {
 
     pub async fn start_with(params: DeployParams) -> Self {
         let options = AnvilOptions { port: free_port().unwrap(), ..AnvilOptions::default() };
-        let anvil = Anvil::spawn(&options).await.expect("anvil starts");
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .connect_http(anvil.url().parse().unwrap())
-            .erased();
-        let deployment = deploy(&provider, &params).await.expect("devnet deploys");
-        Self { anvil, provider, deployment, params }
+        let LocalChain { anvil, provider, deployment } =
+            launch(&options, &params).await.expect("anvil starts and the devnet deploys");
+        let chainlog = deployment.book.get(keys::CHANGELOG).unwrap();
+        let world = World::new(provider.clone(), chainlog).await.unwrap();
+        Self { anvil, provider, deployment, params, world }
+    }
+
+    /// The address book, with this chain's URL, saved for `--addresses`.
+    pub fn book_file(&self) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "defender-test-{}-{}",
+            std::process::id(),
+            self.anvil.url().rsplit(':').next().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("addresses.json");
+        let mut book = self.book().clone();
+        book.rpc_url = Some(self.anvil.url().to_owned());
+        book.save(&path).unwrap();
+        path
     }
 
     pub fn book(&self) -> &AddressBook {
@@ -81,17 +95,7 @@ impl Chain {
         to: Option<Address>,
         data: Bytes,
     ) -> Result<TransactionReceipt, String> {
-        let mut request = TransactionRequest::default().with_from(from);
-        request = match to {
-            Some(to) => request.with_to(to).with_input(data),
-            None => request.with_deploy_code(data),
-        };
-        // anvil mines a reverting eth_sendTransaction without a reason: simulate first to get it.
-        self.provider.call(request.clone()).await.map_err(|e| e.to_string())?;
-        let pending = self.provider.send_transaction(request).await.map_err(|e| e.to_string())?;
-        let receipt =
-            wait_for_receipt(&self.provider, *pending.tx_hash()).await.map_err(|e| e.to_string())?;
-        if receipt.status() { Ok(receipt) } else { Err(format!("reverted: {:?}", receipt.transaction_hash)) }
+        self.world.send(from, to, data.to_vec()).await.map_err(|e| format!("{e:#}"))
     }
 
     /// Sends and expects success.
@@ -118,20 +122,16 @@ impl Chain {
     }
 
     pub async fn deploy(&self, from: Address, code: &str, args: Vec<u8>) -> Address {
-        let mut data = hex::decode(code.trim()).unwrap();
-        data.extend(args);
-        let receipt = self.send_raw(from, None, data.into()).await.expect("deployment succeeds");
-        receipt.contract_address.unwrap()
+        self.world.deploy(from, code, args).await.expect("deployment succeeds")
     }
 
     /// Moves the chain's clock forward and mines a block there.
     pub async fn warp(&self, seconds: u64) {
-        self.provider.anvil_increase_time(seconds).await.unwrap();
-        self.provider.anvil_mine(Some(1), None).await.unwrap();
+        self.world.warp(seconds).await.unwrap();
     }
 
     pub async fn now(&self) -> u64 {
-        self.provider.get_block_by_number(Default::default()).await.unwrap().unwrap().header.timestamp
+        self.world.now().await.unwrap()
     }
 
     /// Lets tests act as governance: the pause proxy, which owns the defender and the authority.
@@ -149,11 +149,7 @@ impl Chain {
     /// A DssExec spell whose action mints `wad` MKR to `to` (governance owns MKR), deployed by
     /// `from`: the shape of the attacker's malicious executive.
     pub async fn mint_spell(&self, from: Address, to: Address, wad: U256) -> Address {
-        let mkr = self.addr(keys::MCD_GOV);
-        let action = self.deploy(from, bytecode::MINT_ACTION, (mkr, to, wad).abi_encode_params()).await;
-        let pause = self.addr(keys::MCD_PAUSE);
-        let args = (pause, "mint MKR to the attacker".to_string(), U256::MAX, action).abi_encode_params();
-        self.deploy(from, bytecode::DSS_EXEC, args).await
+        self.world.mint_spell(from, to, wad, "mint MKR to the attacker").await.unwrap()
     }
 }
 
@@ -193,10 +189,7 @@ pub async fn attack(chain: &Chain) -> Plan {
 }
 
 pub async fn lock_and_vote(chain: &Chain, who: Address, amount: U256, spell: Address) {
-    let chief = chain.addr(keys::MCD_ADM);
-    chain.ok(who, chain.addr(keys::MCD_GOV), approveAmountCall { guy: chief, wad: amount }).await;
-    chain.ok(who, chief, DSChief::lockCall { wad: amount }).await;
-    chain.ok(who, chief, chiefVoteYaysCall { yays: vec![spell] }).await;
+    chain.world.lock_and_vote(who, amount, spell).await.unwrap();
 }
 
 pub async fn deposit(chain: &Chain, who: Address, amount: U256) -> TransactionReceipt {
