@@ -138,3 +138,19 @@ async fn dry_run_only_alerts() {
     assert_eq!(chain.provider.get_transaction_count(canceller).await.unwrap(), 0);
     watcher.child.kill().await.unwrap();
 }
+
+#[test]
+fn a_wrong_url_at_start_is_an_error_not_an_endless_retry() {
+    let port = defender::devnet::anvil::free_port().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_defender"))
+        .args(["watch", "--rpc-url", &format!("http://127.0.0.1:{port}")])
+        .env_remove("ETH_RPC_URL")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("nothing is being watched") && stderr.contains("cannot reach the RPC"),
+        "{stderr}"
+    );
+}

@@ -56,8 +56,17 @@ pub async fn run(cli: &crate::cli::Cli, args: &WatchArgs) -> Result<ExitCode> {
         json!({ "mode": mode, "rpc": cli.global.rpc_url }),
         &format!("watching the pause, {mode}"),
     );
+    // A first look that fails is a wrong URL or chain, not an outage: say so and stop.
+    watch
+        .tick()
+        .await
+        .map_err(|e| e.context("the first look at the chain failed: nothing is being watched"))?;
     let mut trouble = false;
     loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
         match watch.tick().await {
             Ok(()) if trouble => {
                 trouble = false;
@@ -71,18 +80,15 @@ pub async fn run(cli: &crate::cli::Cli, args: &WatchArgs) -> Result<ExitCode> {
             Err(e) => {
                 if !trouble {
                     let from = watch.last.map(|b| b + 1);
+                    let resume = from.map_or("the latest block".to_owned(), |b| format!("block {b}"));
                     watch.log(
                         "rpc",
                         json!({ "ok": false, "error": format!("{e:#}"), "resume_from": from }),
-                        &format!("RPC trouble ({e:#}); retrying, will rescan from block {from:?}"),
+                        &format!("RPC trouble ({e:#}); retrying, then rescanning from {resume}"),
                     );
                 }
                 trouble = true;
             }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = tokio::signal::ctrl_c() => break,
         }
     }
     watch.log("stop", json!({}), "stopped");
