@@ -15,6 +15,7 @@ use defender::chain::addresses::keys;
 use defender::chain::bindings::overloads::chiefVoteYaysCall;
 use defender::chain::bindings::{DSChief, DSPause, DssExec};
 use defender_sim::rpc_proxy::RpcProxy;
+use defender_sim::socket_proxy::{SocketProxy, test_ca_file};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 struct Watcher {
@@ -25,19 +26,13 @@ struct Watcher {
 async fn watch(chain: &Chain, url: &str, account: usize, extra: &[&str]) -> Watcher {
     let book = chain.book_file();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_defender"))
-        .args([
-            "watch",
-            "--json",
-            "--interval",
-            "0.1",
-            "--rpc-url",
-            url,
-            "--addresses",
-            book.to_str().unwrap(),
-        ])
+        .args(["watch", "--json", "--rpc-url"])
+        .args([url, "--addresses", book.to_str().unwrap()])
         .args(["--private-key-env", "WATCH_KEY"])
+        .args(if extra.contains(&"--interval") { &[][..] } else { &["--interval", "0.1"][..] })
         .args(extra)
         .env("WATCH_KEY", KEYS[account])
+        .env("SSL_CERT_FILE", test_ca_file())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -122,6 +117,63 @@ async fn cancels_new_plots_across_an_rpc_outage_and_never_twice() {
     assert_eq!(chain.provider.get_transaction_count(canceller).await.unwrap(), 2);
     assert_eq!(watcher.count("plot"), 2);
     assert_eq!(watcher.count("cancel"), 2);
+    watcher.child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_a_websocket_new_heads_trigger_the_look_and_a_cut_socket_is_dialled_again() {
+    let chain = Chain::start().await;
+    attack(&chain).await;
+    activate(&chain).await;
+    let upstream = chain.anvil.url().trim_start_matches("http://").parse().unwrap();
+    let proxy = SocketProxy::plain(upstream).await.unwrap();
+    // A poll every 60 s could not explain a cancel within the test's 30 s: the heads do.
+    let mut watcher = watch(&chain, &proxy.url("ws"), 6, &["--interval", "60"]).await;
+    let start = watcher.wait_for(|l| l["event"] == "start").await;
+    assert_eq!(start["feed"], "subscription", "{start}");
+
+    let first = plot_again(&chain).await;
+    let plan = plan_of(&chain, first).await.id().to_string();
+    let seen = watcher.wait_for(|l| l["event"] == "plot" && l["plan"] == plan.as_str()).await;
+    assert_eq!(seen["seen_on"], "new-head", "{seen}");
+    watcher.wait_for(|l| l["event"] == "cancel" && l["plan"] == plan.as_str() && l["ok"] == true).await;
+    assert!(dropped(&chain, first).await);
+
+    // The socket is cut and stays down: once the transport gives up, the watcher says so.
+    let dials = proxy.connections();
+    proxy.set_down(true);
+    watcher.wait_for(|l| l["event"] == "rpc" && l["ok"] == false).await;
+    let second = plot_again(&chain).await;
+    assert!(!dropped(&chain, second).await, "nothing can cancel while the RPC is down");
+    proxy.set_down(false);
+    // It dials again on its own, rescans, cancels, and follows new heads again.
+    let plan = plan_of(&chain, second).await.id().to_string();
+    watcher.wait_for(|l| l["event"] == "cancel" && l["plan"] == plan.as_str() && l["ok"] == true).await;
+    assert!(dropped(&chain, second).await);
+    let back = watcher.wait_for(|l| l["event"] == "rpc" && l["ok"] == true).await;
+    assert_eq!(back["feed"], "subscription", "{back}");
+    assert!(proxy.connections() > dials, "no new connection after the cut");
+
+    let third = plot_again(&chain).await;
+    let plan = plan_of(&chain, third).await.id().to_string();
+    let seen = watcher.wait_for(|l| l["event"] == "plot" && l["plan"] == plan.as_str()).await;
+    assert_eq!(seen["seen_on"], "new-head", "{seen}");
+    watcher.wait_for(|l| l["event"] == "cancel" && l["plan"] == plan.as_str() && l["ok"] == true).await;
+
+    let canceller = chain.provider.get_accounts().await.unwrap()[6];
+    assert_eq!(chain.provider.get_transaction_count(canceller).await.unwrap(), 3);
+    assert_eq!(watcher.count("plot"), 3);
+    assert_eq!(watcher.count("cancel"), 3);
+    watcher.child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_rpc_is_polled_and_the_start_line_says_why() {
+    let chain = Chain::start().await;
+    let mut watcher = watch(&chain, chain.anvil.url(), 6, &["--dry-run"]).await;
+    let start = watcher.wait_for(|l| l["event"] == "start").await;
+    assert_eq!(start["feed"], "poll", "{start}");
+    assert!(start["why_poll"].as_str().unwrap().contains("ws:// or wss://"), "{start}");
     watcher.child.kill().await.unwrap();
 }
 

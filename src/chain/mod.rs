@@ -6,3 +6,4 @@ pub mod discovery;
 pub mod pause_log;
 pub mod rpc;
 pub mod snapshot;
+pub mod tls;

@@ -75,7 +75,7 @@ pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
             "no account to show: pass addresses, --from, --ledger, --trezor, or a signer (--keystore, --private-key-env)"
         );
     }
-    let connection = rpc::connect(&cli.global.rpc_url)?;
+    let connection = rpc::connect(&cli.global.rpc_url).await?;
     let sources = discovery::resolve(&cli.global)?;
     let mut batch = BatchRequest::new(connection.provider.client());
     let latest = BlockId::Number(BlockNumberOrTag::Latest);

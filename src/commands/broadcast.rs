@@ -106,7 +106,7 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
         eprintln!("{}{line}", if stale { "warning: " } else { "" });
     }
 
-    let connection = rpc::connect(&g.rpc_url)?;
+    let connection = rpc::connect(&g.rpc_url).await?;
     let view = read_chain(&connection, &txs).await?;
     if view.chain_id != bundle.chain_id {
         return Err(Refused(format!(

@@ -32,7 +32,7 @@ pub struct Session<'a> {
 
 impl<'a> Session<'a> {
     pub async fn open(cli: &'a Cli) -> Result<Self> {
-        let connection = rpc::connect(&cli.global.rpc_url)?;
+        let connection = rpc::connect(&cli.global.rpc_url).await?;
         let sources = discovery::resolve(&cli.global)?;
         let signer = signers::open(&cli.signer, cli.global.from).await?;
         let from = signer.as_ref().map(Signer::address).or(cli.global.from);

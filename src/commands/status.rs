@@ -17,7 +17,7 @@ use crate::units::{format_duration, format_token};
 pub struct StatusArgs {}
 
 pub async fn run(global: &GlobalArgs, _args: &StatusArgs) -> Result<ExitCode> {
-    let connection = rpc::connect(&global.rpc_url)?;
+    let connection = rpc::connect(&global.rpc_url).await?;
     let sources = discovery::resolve(global)?;
     let reads = Reads { user: global.from, ..Reads::default() };
     let prepared = prepare(&connection, &sources, global.chain, &reads).await?;

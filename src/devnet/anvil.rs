@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use alloy::providers::{Provider, RootProvider};
+use alloy::providers::Provider;
 use anyhow::{Context, Result, bail};
 use tokio::process::{Child, Command};
 
@@ -124,7 +124,7 @@ impl Anvil {
         let pid = child.id().context("anvil exited at once")?;
         let url = format!("http://127.0.0.1:{}", options.port);
 
-        let provider = RootProvider::<alloy::network::Ethereum>::new_http(url.parse()?);
+        let provider = super::provider(&url)?;
         let started = Instant::now();
         loop {
             if let Ok(chain_id) = provider.get_chain_id().await {

@@ -8,12 +8,12 @@ pub use deploy::{DeployParams, Deployment, deploy};
 
 use std::path::PathBuf;
 
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::DynProvider;
 use anyhow::Result;
 
 /// An HTTP provider that sends exactly what it is told (no nonce, gas or fee fillers).
 pub fn provider(url: &str) -> Result<DynProvider> {
-    Ok(ProviderBuilder::new().disable_recommended_fillers().connect_http(url.parse()?).erased())
+    Ok(crate::chain::rpc::http_provider(url.parse()?))
 }
 
 /// A running anvil with the reference contracts deployed on it.

@@ -4,6 +4,7 @@
 
 pub mod ledger;
 pub mod rpc_proxy;
+pub mod socket_proxy;
 pub mod trezor;
 
 /// The standard test mnemonic (anvil's, Hardhat's): the simulators' seed.

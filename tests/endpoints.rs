@@ -1,0 +1,94 @@
+//! Every kind of endpoint a user may be handed: `http://`, `https://`, `ws://` and `wss://`.
+//! The TLS ones go through a proxy whose certificate is signed by the test CA, trusted with
+//! `SSL_CERT_FILE` as a user with a private CA would. Reads agree, actions sign and send over
+//! each, and an untrusted certificate is refused with the way out.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use alloy::primitives::U256;
+use common::cli::{Cli, output, text};
+use common::wad;
+use defender::chain::addresses::keys;
+use defender::chain::bindings::DssDefender;
+use defender_sim::socket_proxy::{SocketProxy, test_ca_file};
+
+fn upstream(cli: &Cli) -> SocketAddr {
+    cli.chain.anvil.url().trim_start_matches("http://").parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reads_the_same_over_http_https_ws_and_wss() {
+    let mut cli = Cli::start().await;
+    let plain = SocketProxy::plain(upstream(&cli)).await.unwrap();
+    let tls = SocketProxy::tls(upstream(&cli)).await.unwrap();
+    let urls = [cli.rpc_url.clone(), tls.url("http"), plain.url("ws"), tls.url("ws")];
+    assert!(urls[1].starts_with("https://") && urls[3].starts_with("wss://"), "{urls:?}");
+    let mut answers = vec![];
+    for url in &urls {
+        cli.rpc_url = url.clone();
+        let mut command = cli.command(&["status", "--json"]);
+        command.env("SSL_CERT_FILE", test_ca_file());
+        let out = output(command);
+        assert!(out.status.success(), "status over {url}: {}", text(&out.stderr));
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        answers.push(status);
+    }
+    assert!(answers[0]["defender"].is_object(), "{}", answers[0]);
+    for (url, answer) in urls.iter().zip(&answers) {
+        assert_eq!(answer, &answers[0], "status over {url} differs from http");
+    }
+    // Both proxies carried the websocket and TLS traffic (not a fallback to the plain port).
+    assert!(plain.connections() >= 1 && tls.connections() >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposit_signs_and_lands_over_wss() {
+    let mut cli = Cli::start().await;
+    let tls = SocketProxy::tls(upstream(&cli)).await.unwrap();
+    cli.rpc_url = tls.url("ws");
+    let mut command = cli.signed(0, &["deposit", "250", "--yes", "--json"]);
+    command.env("SSL_CERT_FILE", test_ca_file());
+    let out = output(command);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["receipts"].as_array().unwrap().len(), 2, "{report}");
+    assert!(report["receipts"].as_array().unwrap().iter().all(|r| r["status"] == true));
+    let alice = cli.chain.holder(0);
+    let deposited = cli.chain.read(cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(alice)).await;
+    assert_eq!(deposited, wad(250));
+    assert_ne!(deposited, U256::ZERO);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_refused_with_the_way_out() {
+    let mut cli = Cli::start().await;
+    let tls = SocketProxy::tls(upstream(&cli)).await.unwrap();
+    for scheme in ["http", "ws"] {
+        cli.rpc_url = tls.url(scheme);
+        let mut command = cli.command(&["status"]);
+        command.env_remove("SSL_CERT_FILE").env_remove("SSL_CERT_DIR");
+        let out = output(command);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("UnknownIssuer"), "{scheme}: {stderr}");
+        assert!(stderr.contains("SSL_CERT_FILE=/path/to/ca.pem"), "{scheme}: {stderr}");
+    }
+    // And the refusal sent nothing: the deposit below is the account's first transaction.
+    cli.rpc_url = tls.url("http");
+    let refused = cli.refused(0, &["deposit", "1", "--yes"], 1, "SSL_CERT_FILE").await;
+    assert!(refused.contains("cannot reach the RPC"), "{refused}");
+}
+
+#[test]
+fn a_scheme_that_is_no_rpc_is_refused_by_name() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_defender"))
+        .args(["status", "--rpc-url", "ftp://127.0.0.1:8545"])
+        .env_remove("ETH_RPC_URL")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ftp:// is not served; use http://, https://, ws:// or wss://"), "{stderr}");
+}
