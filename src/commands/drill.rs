@@ -88,8 +88,9 @@ async fn on_own_chain(cli: &Cli, args: &DrillArgs, scenario: Scenario) -> Result
 /// back afterwards, so the devnet is left as it was.
 async fn on_existing_chain(cli: &Cli, args: &DrillArgs, scenario: Scenario) -> Result<(Vec<Check>, u128)> {
     let url = cli.global.rpc_url.clone();
-    let provider = devnet::provider(&url)?;
-    let chain_id = provider.get_chain_id().await.with_context(|| format!("cannot reach {url}"))?;
+    let connection = crate::chain::rpc::connect(&url).await?;
+    let chain_id = connection.timed(connection.provider.get_chain_id()).await?;
+    let provider = connection.provider;
     if !crate::pipeline::is_devnet(chain_id) {
         bail!(
             "{url} serves chain {chain_id}: a drill moves time and impersonates accounts, so it runs only on a local devnet (31337 or 1337)"
