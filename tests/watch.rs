@@ -68,6 +68,24 @@ impl Watcher {
     fn count(&self, event: &str) -> usize {
         self.lines.lock().unwrap().iter().filter(|l| l["event"] == event).count()
     }
+
+    /// Waits until `spell`'s plan is reported cancelled and checks it is gone; returns the
+    /// watcher's plot line for it.
+    async fn saw_cancelled(&self, chain: &Chain, spell: Address) -> serde_json::Value {
+        let plan = plan_of(chain, spell).await.id().to_string();
+        let plot = self.wait_for(|l| l["event"] == "plot" && l["plan"] == plan.as_str()).await;
+        self.wait_for(|l| l["event"] == "cancel" && l["plan"] == plan.as_str() && l["ok"] == true).await;
+        assert!(dropped(chain, spell).await, "reported cancelled but still queued: {plan}");
+        plot
+    }
+
+    /// Exactly `n` plots seen, `n` cancels reported, and `n` transactions from the canceller.
+    async fn handled_exactly(&self, chain: &Chain, n: u64) {
+        let canceller = chain.provider.get_accounts().await.unwrap()[6];
+        assert_eq!(chain.provider.get_transaction_count(canceller).await.unwrap(), n);
+        assert_eq!(self.count("plot") as u64, n);
+        assert_eq!(self.count("cancel") as u64, n);
+    }
 }
 
 /// The attacker (already the hat holder) plots another minting spell.
@@ -96,9 +114,7 @@ async fn cancels_new_plots_across_an_rpc_outage_and_never_twice() {
 
     // A plot while watching: cancelled.
     let first = plot_again(&chain).await;
-    let plan = plan_of(&chain, first).await.id().to_string();
-    watcher.wait_for(|l| l["event"] == "cancel" && l["plan"] == plan.as_str() && l["ok"] == true).await;
-    assert!(dropped(&chain, first).await);
+    watcher.saw_cancelled(&chain, first).await;
 
     // The RPC goes away; a plot lands meanwhile; the RPC comes back: the watcher rescans.
     proxy.set_down(true);
@@ -107,16 +123,11 @@ async fn cancels_new_plots_across_an_rpc_outage_and_never_twice() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!dropped(&chain, second).await, "nothing can cancel while the RPC is down");
     proxy.set_down(false);
-    let plan = plan_of(&chain, second).await.id().to_string();
-    watcher.wait_for(|l| l["event"] == "cancel" && l["plan"] == plan.as_str() && l["ok"] == true).await;
-    assert!(dropped(&chain, second).await);
+    watcher.saw_cancelled(&chain, second).await;
 
     // Quiet for a while: no second cancel of either plan, exactly two transactions sent.
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let canceller = chain.provider.get_accounts().await.unwrap()[6];
-    assert_eq!(chain.provider.get_transaction_count(canceller).await.unwrap(), 2);
-    assert_eq!(watcher.count("plot"), 2);
-    assert_eq!(watcher.count("cancel"), 2);
+    watcher.handled_exactly(&chain, 2).await;
     watcher.child.kill().await.unwrap();
 }
 
@@ -133,11 +144,8 @@ async fn over_a_websocket_new_heads_trigger_the_look_and_a_cut_socket_is_dialled
     assert_eq!(start["feed"], "subscription", "{start}");
 
     let first = plot_again(&chain).await;
-    let plan = plan_of(&chain, first).await.id().to_string();
-    let seen = watcher.wait_for(|l| l["event"] == "plot" && l["plan"] == plan.as_str()).await;
+    let seen = watcher.saw_cancelled(&chain, first).await;
     assert_eq!(seen["seen_on"], "new-head", "{seen}");
-    watcher.wait_for(|l| l["event"] == "cancel" && l["plan"] == plan.as_str() && l["ok"] == true).await;
-    assert!(dropped(&chain, first).await);
 
     // The socket is cut and stays down: once the transport gives up, the watcher says so.
     let dials = proxy.connections();
@@ -147,23 +155,15 @@ async fn over_a_websocket_new_heads_trigger_the_look_and_a_cut_socket_is_dialled
     assert!(!dropped(&chain, second).await, "nothing can cancel while the RPC is down");
     proxy.set_down(false);
     // It dials again on its own, rescans, cancels, and follows new heads again.
-    let plan = plan_of(&chain, second).await.id().to_string();
-    watcher.wait_for(|l| l["event"] == "cancel" && l["plan"] == plan.as_str() && l["ok"] == true).await;
-    assert!(dropped(&chain, second).await);
+    watcher.saw_cancelled(&chain, second).await;
     let back = watcher.wait_for(|l| l["event"] == "rpc" && l["ok"] == true).await;
     assert_eq!(back["feed"], "subscription", "{back}");
     assert!(proxy.connections() > dials, "no new connection after the cut");
 
     let third = plot_again(&chain).await;
-    let plan = plan_of(&chain, third).await.id().to_string();
-    let seen = watcher.wait_for(|l| l["event"] == "plot" && l["plan"] == plan.as_str()).await;
+    let seen = watcher.saw_cancelled(&chain, third).await;
     assert_eq!(seen["seen_on"], "new-head", "{seen}");
-    watcher.wait_for(|l| l["event"] == "cancel" && l["plan"] == plan.as_str() && l["ok"] == true).await;
-
-    let canceller = chain.provider.get_accounts().await.unwrap()[6];
-    assert_eq!(chain.provider.get_transaction_count(canceller).await.unwrap(), 3);
-    assert_eq!(watcher.count("plot"), 3);
-    assert_eq!(watcher.count("cancel"), 3);
+    watcher.handled_exactly(&chain, 3).await;
     watcher.child.kill().await.unwrap();
 }
 
