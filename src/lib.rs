@@ -16,4 +16,5 @@ pub mod preview;
 pub mod send;
 pub mod signers;
 pub mod simulate;
+pub mod stdout_guard;
 pub mod units;

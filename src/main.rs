@@ -3,10 +3,15 @@
 
 use std::process::ExitCode;
 
-use defender::cli::Cli;
+use defender::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse_with_sources();
+    if only_reads(&cli.command) {
+        die_quietly_on_a_closed_pipe();
+    } else {
+        defender::stdout_guard::keep_printing();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -23,6 +28,23 @@ fn main() -> ExitCode {
             }
             exit_code(&error)
         }
+    }
+}
+
+/// Commands that only print what they read: nothing is lost if their reader goes away.
+fn only_reads(command: &Command) -> bool {
+    matches!(command, Command::Status(_) | Command::Queue(_) | Command::Accounts(_))
+}
+
+/// `defender queue --history | head` should end like any Unix filter, not panic in `println!`.
+/// Rust ignores SIGPIPE so that writes fail instead; for the reading commands the default
+/// (end the process) is right. Commands that send keep Rust's choice, so a vanished reader can
+/// never cut a batch short without the report on stderr.
+fn die_quietly_on_a_closed_pipe() {
+    // SAFETY: called first thing on the main thread, before any other thread exists; restoring
+    // a signal's default disposition touches no Rust state.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -119,6 +119,7 @@ impl Pipeline<'_> {
                 shown.device_screens = signer.screens(&TypedTransaction::Eip1559(tx.unsigned()));
             }
         }
+        crate::stdout_guard::keep_printing();
         if !self.options.json {
             preview::print(&preview);
         }
@@ -177,6 +178,7 @@ impl Pipeline<'_> {
             signed.push(unsigned.into_signed(signature));
         }
         let report = send::broadcast(self.connection, &txs, signed, !self.options.json).await?;
+        crate::stdout_guard::keep_printing();
         if self.options.json {
             println!("{}", json!({ "preview": preview, "sent": true, "receipts": report.receipts }));
         } else {

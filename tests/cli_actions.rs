@@ -310,3 +310,39 @@ async fn a_node_without_eth_simulate_v1_gets_the_state_override_simulation() {
     let spell = cli.chain.deployment.default_spell.to_string();
     cli.refused(2, &["lift", "--spell", &spell, "--yes"], 3, "ds-chief-not-enough-approvals").await;
 }
+
+#[tokio::test]
+async fn a_reader_that_goes_away_ends_a_reading_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let cli = Cli::start().await;
+    for args in [&["status"][..], &["queue", "--history"][..]] {
+        let mut command = cli.command(args);
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "defender {args:?}: {stderr}");
+        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "defender {args:?}: {:?} {stderr}", out.status);
+    }
+}
+
+#[tokio::test]
+async fn a_batch_whose_reader_went_away_still_lands_and_reports_on_stderr() {
+    let cli = Cli::start().await;
+    let mut command = cli.signed(0, &["deposit", "10", "--yes"]);
+    command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("output continues here on stderr"), "{stderr}");
+    // The preview and every receipt line are there, on stderr.
+    assert!(stderr.contains("1/2  approve the defender to spend 10 MKR"), "{stderr}");
+    assert_eq!(stderr.matches("mined in block").count(), 2, "{stderr}");
+    let alice = cli.chain.holder(0);
+    let deposited = cli.chain.read(cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(alice)).await;
+    assert_eq!(deposited, wad(10));
+}

@@ -220,6 +220,7 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
     }
 
     let report = Report { receipts };
+    crate::stdout_guard::keep_printing();
     if g.json {
         println!(
             "{}",

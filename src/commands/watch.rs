@@ -223,6 +223,8 @@ impl Watch<'_> {
     }
 
     fn log(&self, event: &str, mut fields: serde_json::Value, text: &str) {
+        // A watcher whose log reader died keeps cancelling: its lines move to stderr.
+        crate::stdout_guard::keep_printing();
         if self.json {
             fields["event"] = event.into();
             println!("{fields}");
