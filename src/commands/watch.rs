@@ -75,7 +75,7 @@ enum Feed {
 impl Feed {
     fn describe(&self, interval: Duration) -> String {
         match self {
-            Feed::NewHeads(_) => "new heads (websocket subscription)".into(),
+            Feed::NewHeads(_) => "looking on each new head (websocket subscription)".into(),
             Feed::Poll => format!("polling every {} s", interval.as_secs_f64()),
         }
     }
@@ -137,7 +137,7 @@ pub async fn run(cli: &crate::cli::Cli, args: &WatchArgs) -> Result<ExitCode> {
         "start",
         json!({ "mode": mode, "rpc": cli.global.rpc_url, "feed": feed.name(), "why_poll": why_poll }),
         &format!(
-            "watching the pause, {mode}; looking on {source}{}",
+            "watching the pause, {mode}; {source}{}",
             why_poll.as_deref().map(|why| format!(" ({why})")).unwrap_or_default()
         ),
     );
@@ -168,7 +168,7 @@ pub async fn run(cli: &crate::cli::Cli, args: &WatchArgs) -> Result<ExitCode> {
                     "rpc",
                     json!({ "ok": true, "feed": feed.name() }),
                     &format!(
-                        "the RPC answers again; rescanned from the last block seen; looking on {}",
+                        "the RPC answers again; rescanned from the last block seen; {}",
                         feed.describe(interval)
                     ),
                 );
