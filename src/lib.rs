@@ -7,6 +7,7 @@ pub mod actions;
 pub mod chain;
 pub mod cli;
 pub mod commands;
+pub mod confirm;
 pub mod devnet;
 pub mod drill;
 pub mod fees;

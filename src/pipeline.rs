@@ -1,6 +1,5 @@
 //! Plan -> simulate -> preview -> confirm -> sign -> send -> report, the same for every action.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use alloy::consensus::{SignableTransaction, TxEip1559, TypedTransaction};
@@ -188,47 +187,16 @@ impl Pipeline<'_> {
     }
 
     fn confirm(&self, plan: &Plan, count: usize) -> Result<()> {
-        if plan.irreversible {
-            if self.options.yes && self.options.burn {
-                return Ok(());
-            }
-            if !std::io::stdin().is_terminal() {
-                return Err(Refused(
-                    "this action is irreversible: confirm it at a terminal, or pass --yes --burn; nothing was signed or sent"
-                        .into(),
-                )
-                .into());
-            }
-            eprint!("\nThis cannot be undone. Type BURN to go on: ");
-            let answer = read_line()?;
-            if answer.trim() != "BURN" {
-                return Err(Refused("not confirmed: nothing was signed or sent".into()).into());
-            }
-            return Ok(());
-        }
-        if self.options.yes {
-            return Ok(());
-        }
-        if !std::io::stdin().is_terminal() {
-            return Err(Refused(
-                "no terminal to confirm at: pass --yes to send without asking; nothing was signed or sent"
-                    .into(),
-            )
-            .into());
-        }
-        eprint!("\nSign and send {count} transaction{}? [y/N] ", if count == 1 { "" } else { "s" });
-        let answer = read_line()?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Err(Refused("not confirmed: nothing was signed or sent".into()).into());
-        }
-        Ok(())
+        let ask = format!("Sign and send {count} transaction{}? [y/N] ", if count == 1 { "" } else { "s" });
+        let question = crate::confirm::Question {
+            ask: &ask,
+            ask_burn: "Type BURN to go on: ",
+            no_terminal: "no terminal to confirm at: pass --yes to send without asking",
+            no_terminal_burn: "this action is irreversible: confirm it at a terminal, or pass --yes --burn",
+            nothing: "nothing was signed or sent",
+        };
+        crate::confirm::ask(&question, self.options.yes, self.options.burn, plan.irreversible)
     }
-}
-
-fn read_line() -> Result<String> {
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    Ok(line)
 }
 
 /// Chains where a key in a file is expected: anvil's and hardhat's defaults.

@@ -2,7 +2,6 @@
 //! network at all. No RPC connection is ever made here: everything shown and checked comes from
 //! the file's raw fields, and what needs a chain is said to be unchecked.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -346,46 +345,16 @@ fn write_raw(path: &Path, raw: &[String]) -> Result<()> {
     })
 }
 
-/// Asks before signing: `--yes`, or y at the terminal; an irreversible transaction needs typed
-/// BURN or `--yes --burn`, as online.
+/// Asks before signing, as online; only the words differ (nothing is sent here).
 fn confirm(yes: bool, burn: bool, irreversible: bool, count: usize) -> Result<()> {
     let plural = if count == 1 { "" } else { "s" };
-    if irreversible {
-        if yes && burn {
-            return Ok(());
-        }
-        if !std::io::stdin().is_terminal() {
-            return Err(Refused(
-                "this bundle holds an irreversible transaction (ESM): confirm it at a terminal, or pass --yes --burn; \
-                 nothing was signed"
-                    .into(),
-            )
-            .into());
-        }
-        eprint!("\nThis cannot be undone. Type BURN to sign {count} transaction{plural}: ");
-        if read_line()?.trim() != "BURN" {
-            return Err(Refused("not confirmed: nothing was signed".into()).into());
-        }
-        return Ok(());
-    }
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Refused(
-            "no terminal to confirm at: pass --yes to sign without asking; nothing was signed".into(),
-        )
-        .into());
-    }
-    eprint!("\nSign {count} transaction{plural}? [y/N] ");
-    if !matches!(read_line()?.trim(), "y" | "Y" | "yes") {
-        return Err(Refused("not confirmed: nothing was signed".into()).into());
-    }
-    Ok(())
-}
-
-fn read_line() -> Result<String> {
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    Ok(line)
+    let question = crate::confirm::Question {
+        ask: &format!("Sign {count} transaction{plural}? [y/N] "),
+        ask_burn: &format!("Type BURN to sign {count} transaction{plural}: "),
+        no_terminal: "no terminal to confirm at: pass --yes to sign without asking",
+        no_terminal_burn: "this bundle holds an irreversible transaction (ESM): confirm it at a terminal, \
+                           or pass --yes --burn",
+        nothing: "nothing was signed",
+    };
+    crate::confirm::ask(&question, yes, burn, irreversible)
 }
