@@ -86,7 +86,26 @@ fn resolve_book(global: &GlobalArgs) -> Result<Sources> {
     })
 }
 
+/// Whether two URLs reach the same node. A node serves websockets on its HTTP port (anvil
+/// does), so ws:// and http:// to the same host and port are one endpoint.
 fn same_endpoint(a: &str, b: &str) -> bool {
-    let norm = |s: &str| s.trim_end_matches('/').replace("localhost", "127.0.0.1");
+    let norm = |s: &str| {
+        let s = s.trim_end_matches('/').replace("localhost", "127.0.0.1");
+        s.replacen("wss://", "https://", 1).replacen("ws://", "http://", 1)
+    };
     norm(a) == norm(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_endpoint;
+
+    #[test]
+    fn one_node_under_its_several_names() {
+        assert!(same_endpoint("http://127.0.0.1:8545", "http://localhost:8545/"));
+        assert!(same_endpoint("http://127.0.0.1:8545", "ws://127.0.0.1:8545"));
+        assert!(same_endpoint("https://node.example/rpc", "wss://node.example/rpc"));
+        assert!(!same_endpoint("http://127.0.0.1:8545", "http://127.0.0.1:8546"));
+        assert!(!same_endpoint("http://127.0.0.1:8545", "wss://127.0.0.1:8545"));
+    }
 }
