@@ -80,6 +80,18 @@ pub struct GlobalArgs {
     pub rpc_url_given: bool,
 }
 
+impl GlobalArgs {
+    /// Where the contracts are, as the chain layer takes it.
+    pub fn wanted(&self) -> crate::chain::discovery::Wanted<'_> {
+        crate::chain::discovery::Wanted {
+            rpc_url: &self.rpc_url,
+            addresses: self.addresses.as_deref(),
+            chainlog: self.chainlog,
+            defender: self.defender,
+        }
+    }
+}
+
 impl Cli {
     /// Parses the command line, noting where --rpc-url came from.
     pub fn parse_with_sources() -> Self {
@@ -111,8 +123,10 @@ pub enum Command {
     Esm(actions::EsmArgs),
     /// Vote for the default spell: through the chief (optionally --lock), --delegate or --proxy.
     Vote(actions::VoteArgs),
-    /// Make the default spell the hat once it has more approvals.
+    /// Make a spell (the default spell, --spell or --protego) the hat once it has more approvals.
     Lift(actions::LiftArgs),
+    /// Free locked tokens from the chief (--legacy-chief: MKR from DSChief 1.2).
+    Free(actions::FreeArgs),
     /// Addresses with their ETH, token, chief and defender balances.
     Accounts(crate::commands::accounts::AccountsArgs),
     /// Start anvil with the reference contracts and print the address book.

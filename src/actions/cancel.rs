@@ -1,10 +1,11 @@
 //! cancel: drop queued plans through the defender while it is canceling (MIP91c2).
 //! Anyone may do it; every plan is its own transaction, so one failure spares the others.
 
-use alloy::primitives::U256;
+use alloy::primitives::{Address, U256};
 
 use super::{Call, Plan, PlanResult, date, refuse};
 use crate::chain::bindings::DssDefender;
+use crate::chain::governance::LiftWindow;
 use crate::chain::pause_log::{PlanKey, PlanState, QueuedPlan};
 use crate::chain::snapshot::Snapshot;
 use crate::units::format_duration;
@@ -13,6 +14,9 @@ use crate::units::format_duration;
 pub fn not_canceling(s: &Snapshot) -> Option<String> {
     let d = &s.defender;
     if !s.has_defender() {
+        if s.at.protego != Address::ZERO {
+            return Some(open_protego(s));
+        }
         return Some("there is no dss-defender on this chain (MCD_DEFENDER)".into());
     }
     if d.canceling {
@@ -21,7 +25,7 @@ pub fn not_canceling(s: &Snapshot) -> Option<String> {
     Some(if d.live != U256::from(1) {
         "the defender instance is caged: it can no longer cancel".into()
     } else if d.activatedAt.is_zero() {
-        let tokens = super::Tokens(s);
+        let tokens = super::Tokens::voting(s);
         format!(
             "the defender is not activated: it holds {} of the {} threshold; deposit to activate it",
             tokens.fmt(d.total),
@@ -30,6 +34,31 @@ pub fn not_canceling(s: &Snapshot) -> Option<String> {
     } else {
         format!("the defender's cancel window ended at {}", date(s.canceling_until().unwrap_or_default()))
     })
+}
+
+/// The shortest way to open Protego's route, with the commands.
+pub fn open_protego(s: &Snapshot) -> String {
+    let t = super::Tokens::voting(s);
+    if s.gov.hat == s.at.protego {
+        return "Protego is the hat: drop the plans through it with `defender cancel` once this defender \
+                supports Protego's drop route"
+            .into();
+    }
+    // Whole tokens, rounded up, so the command can be typed as it stands.
+    let unit = U256::from(10).pow(U256::from(t.decimals));
+    let short =
+        (s.gov.hatApprovals + U256::from(1)).saturating_sub(s.gov.protegoApprovals).div_ceil(unit) * unit;
+    let from = match s.lift_window() {
+        LiftWindow::From(block) => format!(" from block {block}"),
+        _ => String::new(),
+    };
+    format!(
+        "no route to drop plans is open: there is no dss-defender, and Protego has {} of the hat's {}: \
+         `defender vote --protego --lock {}`, then `defender lift --protego`{from}",
+        t.fmt(s.gov.protegoApprovals),
+        t.fmt(s.gov.hatApprovals),
+        crate::units::format_token(short, t.decimals)
+    )
 }
 
 /// Plans named by the user: every one must still be queued.

@@ -8,7 +8,7 @@ use crate::chain::snapshot::Snapshot;
 use crate::units::{Amount, format_duration};
 
 pub fn plan(s: &Snapshot, amount: Amount, approve_max: bool) -> PlanResult {
-    let t = Tokens(s);
+    let t = Tokens::voting(s);
     let d = &s.defender;
     if !s.has_defender() {
         return refuse("there is no dss-defender on this chain (MCD_DEFENDER): nothing to deposit into");

@@ -23,16 +23,16 @@ fn refuse_dead_esm(s: &Snapshot) -> Result<(), super::Refusal> {
     }
     if s.gov.esmMin == U256::MAX {
         return refuse(format!(
-            "the ESM on this chain can never fire (its min is 2^256-1, as on mainnet since 2025): \
-             joining would burn {} for nothing",
-            s.symbol()
+            "the ESM on this chain is switched off (its min is 2^256-1, as on mainnet since 2025): \
+             {} sent there is lost and no emergency shutdown can follow",
+            Tokens::esm_gem(s).symbol
         ));
     }
     Ok(())
 }
 
 pub fn plan_join(s: &Snapshot, amount: Amount, source: Source) -> PlanResult {
-    let t = Tokens(s);
+    let t = Tokens::esm_gem(s);
     refuse_dead_esm(s)?;
     let (wad, calls) = match source {
         Source::Deposit => {
@@ -50,7 +50,7 @@ pub fn plan_join(s: &Snapshot, amount: Amount, source: Source) -> PlanResult {
             (wad, vec![call])
         }
         Source::Wallet { approve_max } => {
-            let wad = t.resolve(amount, s.user.govBalance, "in your wallet")?;
+            let wad = t.resolve(amount, s.user.esmGemBalance, "in your wallet")?;
             let mut calls = Vec::new();
             calls.extend(approval_if_needed(
                 s.at.esm,
@@ -90,7 +90,7 @@ pub fn plan_join(s: &Snapshot, amount: Amount, source: Source) -> PlanResult {
 }
 
 pub fn plan_fire(s: &Snapshot) -> PlanResult {
-    let t = Tokens(s);
+    let t = Tokens::esm_gem(s);
     refuse_dead_esm(s)?;
     if s.gov.esmSum < s.gov.esmMin {
         return refuse(format!(

@@ -4,6 +4,7 @@
 pub mod cancel;
 pub mod deposit;
 pub mod esm;
+pub mod free;
 pub mod lift;
 pub mod vote;
 pub mod withdraw;
@@ -54,12 +55,44 @@ pub fn refuse<T>(message: impl Into<String>) -> Result<T, Refusal> {
     Err(Refusal(message.into()))
 }
 
-/// Token amounts in the snapshot's units.
-pub(crate) struct Tokens<'a>(pub &'a Snapshot);
+/// One token as an action meets it: where it is, how it is written, and whether it is a
+/// DSToken (which has `approve(address)` for unlimited) or a plain ERC-20 such as SKY.
+pub(crate) struct Tokens {
+    pub token: Address,
+    pub symbol: String,
+    pub decimals: u8,
+    pub ds_token: bool,
+}
 
-impl Tokens<'_> {
+impl Tokens {
+    /// The chief's voting token: MKR on MIP91's DSChief, SKY on the new Chief.
+    pub fn voting(s: &Snapshot) -> Self {
+        Self { token: s.at.gov, symbol: s.symbol(), decimals: s.decimals(), ds_token: !s.is_sky() }
+    }
+
+    /// MKR where it is not the voting token (the Sky layout), else the voting token itself.
+    pub fn mkr(s: &Snapshot) -> Self {
+        if s.at.mkr == Address::ZERO {
+            return Self::voting(s);
+        }
+        Self { token: s.at.mkr, symbol: "MKR".into(), decimals: 18, ds_token: true }
+    }
+
+    /// The token the ESM takes (its `gem()`): MKR on both layouts.
+    pub fn esm_gem(s: &Snapshot) -> Self {
+        if s.at.esmGem == s.at.mkr && s.at.mkr != Address::ZERO {
+            return Self::mkr(s);
+        }
+        Self::voting(s)
+    }
+
+    /// An IOU of DSChief 1.2: a DSToken with the chief's GOV's units.
+    pub fn iou(token: Address) -> Self {
+        Self { token, symbol: "IOU".into(), decimals: 18, ds_token: true }
+    }
+
     pub fn fmt(&self, amount: U256) -> String {
-        format!("{} {}", format_token(amount, self.0.decimals()), self.0.symbol())
+        format!("{} {}", format_token(amount, self.decimals), self.symbol)
     }
 
     /// `all` means `available`; an exact amount must not exceed it (`what` names the source).
@@ -69,7 +102,7 @@ impl Tokens<'_> {
             Amount::Exact(v) => v,
         };
         if available.is_zero() || wanted.is_zero() {
-            return refuse(format!("you have no {} {what}", self.0.symbol()));
+            return refuse(format!("you have no {} {what}", self.symbol));
         }
         if wanted > available {
             return refuse(format!(
@@ -82,33 +115,29 @@ impl Tokens<'_> {
     }
 }
 
-/// An approval of the voting token for `spender` when the allowance is short: exactly
-/// `amount`, or unlimited.
+/// An approval of `tokens` for `spender` when the allowance is short: exactly `amount`, or
+/// unlimited (DSToken's `approve(address)`, or 2^256-1 on an ERC-20 that lacks it).
 pub(crate) fn approval_if_needed(
     spender: Address,
     spender_name: &str,
     allowance: U256,
     amount: U256,
     approve_max: bool,
-    tokens: &Tokens<'_>,
+    tokens: &Tokens,
 ) -> Option<Call> {
     use crate::chain::bindings::overloads::{approveAmountCall, approveUnlimitedCall};
-    let token = tokens.0.at.gov;
     if allowance >= amount {
         return None;
     }
-    Some(if approve_max {
-        Call::new(
-            format!("approve {spender_name} to spend any {}", tokens.0.symbol()),
-            token,
-            approveUnlimitedCall { guy: spender },
-        )
-    } else {
-        Call::new(
+    let any = format!("approve {spender_name} to spend any {}", tokens.symbol);
+    Some(match (approve_max, tokens.ds_token) {
+        (true, true) => Call::new(any, tokens.token, approveUnlimitedCall { guy: spender }),
+        (true, false) => Call::new(any, tokens.token, approveAmountCall { guy: spender, wad: U256::MAX }),
+        (false, _) => Call::new(
             format!("approve {spender_name} to spend {}", tokens.fmt(amount)),
-            token,
+            tokens.token,
             approveAmountCall { guy: spender, wad: amount },
-        )
+        ),
     })
 }
 

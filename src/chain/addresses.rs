@@ -26,6 +26,12 @@ pub mod keys {
     pub const MCD_DEFENDER_AUTHORITY: &str = "MCD_DEFENDER_AUTHORITY";
     pub const MCD_DEFENDER_FAB: &str = "MCD_DEFENDER_FAB";
     pub const MCD_PROTEGO: &str = "MCD_PROTEGO";
+    pub const MKR: &str = "MKR";
+    pub const MKR_SKY: &str = "MKR_SKY";
+    pub const MCD_ADM_LEGACY: &str = "MCD_ADM_LEGACY";
+    pub const VOTE_DELEGATE_FACTORY_LEGACY: &str = "VOTE_DELEGATE_FACTORY_LEGACY";
+    /// Not a chainlog key: the legacy chief's IOU, named so previews can label it.
+    pub const MCD_IOU_LEGACY: &str = "MCD_IOU_LEGACY";
 }
 
 /// A chainlog key as the chainlog stores it: the name left-aligned in a bytes32, as

@@ -94,7 +94,7 @@ sol!(
     "abi/MintAction.json"
 );
 sol!(
-    #[derive(Debug)]
+    #[derive(Debug, Default)]
     DefenderLens,
     "abi/DefenderLens.json"
 );

@@ -1,12 +1,11 @@
 //! Where the contracts come from: an address book file or a chainlog, decided without RPC.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use alloy::primitives::{Address, address};
 use anyhow::Result;
 
 use crate::chain::addresses::{AddressBook, keys};
-use crate::cli::GlobalArgs;
 
 /// MakerDAO's chainlog on Ethereum mainnet.
 pub const MAINNET_CHAINLOG: Address = address!("dA0Ab1e0017DEbCd72Be8599041a2aa3bA7e740F");
@@ -25,8 +24,8 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// `[chief, pause, esm, defender, protego]` as DefenderLens takes them; zero = look up.
-    pub fn lens_book(&self) -> [Address; 5] {
+    /// The book in DefenderLens's order (see its constructor); zero = look it up.
+    pub fn lens_book(&self) -> [Address; 9] {
         let get = |key| self.book.as_ref().and_then(|b| b.contracts.get(key).copied()).unwrap_or_default();
         [
             get(keys::MCD_ADM),
@@ -34,21 +33,38 @@ impl Sources {
             get(keys::MCD_ESM),
             self.defender.unwrap_or_else(|| get(keys::MCD_DEFENDER)),
             get(keys::MCD_PROTEGO),
+            get(keys::MCD_ADM_LEGACY),
+            get(keys::MKR),
+            get(keys::MKR_SKY),
+            get(keys::VOTE_DELEGATE_FACTORY),
         ]
     }
+}
+
+/// What the user said about where the contracts are: plain values, so this layer never
+/// depends on the command line's structs.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
+    pub rpc_url: &'a str,
+    /// `--addresses FILE`.
+    pub addresses: Option<&'a Path>,
+    /// `--chainlog ADDRESS`.
+    pub chainlog: Option<Address>,
+    /// `--defender ADDRESS`.
+    pub defender: Option<Address>,
 }
 
 /// In order: `--addresses FILE`; `--chainlog ADDRESS`; the running devnet's address book when
 /// `--rpc-url` is that devnet's; else mainnet's chainlog (on another chain it has no code, and
 /// the snapshot then says that no contracts were found).
-pub fn resolve(global: &GlobalArgs) -> Result<Sources> {
-    let mut sources = resolve_book(global)?;
-    sources.defender = global.defender;
+pub fn resolve(wanted: &Wanted<'_>) -> Result<Sources> {
+    let mut sources = resolve_book(wanted)?;
+    sources.defender = wanted.defender;
     Ok(sources)
 }
 
-fn resolve_book(global: &GlobalArgs) -> Result<Sources> {
-    if let Some(path) = &global.addresses {
+fn resolve_book(global: &Wanted<'_>) -> Result<Sources> {
+    if let Some(path) = global.addresses {
         let book = AddressBook::load(path)?;
         let chainlog = book.contracts.get(keys::CHANGELOG).copied().unwrap_or_default();
         return Ok(Sources {
@@ -68,7 +84,7 @@ fn resolve_book(global: &GlobalArgs) -> Result<Sources> {
     }
     let devnet_book: PathBuf = crate::devnet::default_state_dir().join(crate::devnet::ADDRESS_BOOK);
     if let Ok(book) = AddressBook::load(&devnet_book)
-        && book.rpc_url.as_deref().is_some_and(|url| same_endpoint(url, &global.rpc_url))
+        && book.rpc_url.as_deref().is_some_and(|url| same_endpoint(url, global.rpc_url))
     {
         let chainlog = book.contracts.get(keys::CHANGELOG).copied().unwrap_or_default();
         return Ok(Sources {

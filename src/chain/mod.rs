@@ -3,6 +3,7 @@
 pub mod addresses;
 pub mod bindings;
 pub mod discovery;
+pub mod governance;
 pub mod pause_log;
 pub mod rpc;
 pub mod snapshot;

@@ -29,6 +29,9 @@ pub struct Prepared {
     pub market: FeeMarket,
     /// Results of the extra calls, in order (an error where the call reverted).
     pub extra: Vec<Result<Bytes, String>>,
+    /// The same snapshot taken on the node's pending block (what waits in its pool), when
+    /// asked for and the node answered.
+    pub pending: Option<Snapshot>,
 }
 
 /// What to read besides the snapshot.
@@ -37,12 +40,22 @@ pub struct Reads {
     pub user: Option<Address>,
     pub fees: bool,
     pub extra: Vec<TransactionRequest>,
+    /// Also take the snapshot on the node's pending block, e.g. to see a lift about to land.
+    pub pending: bool,
+    /// Addresses whose chief approvals the snapshot reads (`Snapshot::approvals`).
+    pub approvals_of: Vec<Address>,
 }
 
 /// The lens call: its creation code with the constructor's arguments, run without `to`.
 pub fn lens_request(sources: &Sources, user: Option<Address>) -> TransactionRequest {
+    lens_request_with(sources, user, &[])
+}
+
+/// The lens call, reading the chief's approvals of `spells` too.
+pub fn lens_request_with(sources: &Sources, user: Option<Address>, spells: &[Address]) -> TransactionRequest {
     let mut code = hex::decode(bytecode::DEFENDER_LENS.trim()).expect("abi/DefenderLens.bin is hex");
-    code.extend((sources.chainlog, sources.lens_book(), user.unwrap_or_default()).abi_encode_params());
+    let args = (sources.chainlog, sources.lens_book(), user.unwrap_or_default(), spells.to_vec());
+    code.extend(args.abi_encode_params());
     TransactionRequest::default().with_input(code)
 }
 
@@ -59,7 +72,16 @@ pub async fn prepare(
     let client = connection.provider.client();
     let mut batch = BatchRequest::new(client);
     let latest = BlockId::Number(BlockNumberOrTag::Latest);
-    let lens = batch.add_call::<_, Bytes>("eth_call", &(lens_request(sources, reads.user), latest))?;
+    let request = lens_request_with(sources, reads.user, &reads.approvals_of);
+    let lens = batch.add_call::<_, Bytes>("eth_call", &(&request, latest))?;
+    let pending = if reads.pending {
+        Some(
+            batch
+                .add_call::<_, Bytes>("eth_call", &(&request, BlockId::Number(BlockNumberOrTag::Pending)))?,
+        )
+    } else {
+        None
+    };
     let nonce = match reads.user {
         Some(user) => {
             Some(batch.add_call::<_, U64>("eth_getTransactionCount", &(user, BlockNumberOrTag::Pending))?)
@@ -95,6 +117,11 @@ pub async fn prepare(
     for waiter in extra {
         results.push(waiter.await.map_err(|e| e.to_string()));
     }
+    // A node without a pending block (or one that refuses it) only loses this early warning.
+    let pending = match pending {
+        Some(waiter) => waiter.await.ok().and_then(|out| decode_snapshot(&out).ok()),
+        None => None,
+    };
 
     if snapshot.at.chief == Address::ZERO || snapshot.at.pause == Address::ZERO {
         bail!(
@@ -114,7 +141,7 @@ pub async fn prepare(
         );
     }
     let book = labels(sources, &snapshot, chain_id);
-    Ok(Prepared { snapshot, chain_id, book, nonce, market, extra: results })
+    Ok(Prepared { snapshot, chain_id, book, nonce, market, extra: results, pending })
 }
 
 /// Every address the snapshot resolved, under its chainlog key, over the given book.
@@ -130,6 +157,11 @@ fn labels(sources: &Sources, s: &Snapshot, chain_id: u64) -> AddressBook {
         (keys::MCD_GOV, s.at.gov),
         (keys::MCD_IOU, s.at.iou),
         (keys::MCD_PAUSE_PROXY, s.at.pauseProxy),
+        (keys::MKR, s.at.mkr),
+        (keys::MKR_SKY, s.at.mkrSky),
+        (keys::MCD_ADM_LEGACY, s.at.legacyChief),
+        (keys::MCD_IOU_LEGACY, s.at.legacyIou),
+        (keys::VOTE_DELEGATE_FACTORY, s.at.voteDelegateFactory),
     ] {
         if address != Address::ZERO {
             book.insert(key, address);
@@ -138,11 +170,22 @@ fn labels(sources: &Sources, s: &Snapshot, chain_id: u64) -> AddressBook {
     book
 }
 
+/// `symbol()`'s answer as text, whichever of the two shapes a token returns.
+pub fn decode_symbol(raw: &[u8]) -> Option<String> {
+    let text = if raw.len() == 32 {
+        String::from_utf8(raw.to_vec()).ok()?.trim_end_matches('\0').to_owned()
+    } else {
+        String::abi_decode(raw).ok()?
+    };
+    let printable = !text.is_empty() && text.len() <= 32 && text.chars().all(|c| c.is_ascii_graphic());
+    printable.then_some(text)
+}
+
 impl Snapshot {
-    /// The voting token's symbol (DSToken's bytes32, or "tokens" when unreadable).
+    /// The voting token's symbol: SKY answers an ABI string, DSToken (MKR) a bytes32;
+    /// "tokens" when neither reads.
     pub fn symbol(&self) -> String {
-        let text = String::from_utf8_lossy(&self.gov.symbol.0).trim_end_matches('\0').to_owned();
-        if text.is_empty() { "tokens".into() } else { text }
+        decode_symbol(&self.gov.symbol).unwrap_or_else(|| "tokens".into())
     }
 
     pub fn decimals(&self) -> u8 {
@@ -166,5 +209,21 @@ impl Snapshot {
     /// False when the ESM is disabled (mainnet since 2025: `min` is 2^256-1) or caged.
     pub fn esm_can_fire(&self) -> bool {
         self.gov.esmMin != U256::MAX && self.gov.esmLive == U256::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_symbol;
+    use alloy::sol_types::SolValue;
+
+    #[test]
+    fn symbols_read_as_string_or_bytes32() {
+        let mut word = [0u8; 32];
+        word[..3].copy_from_slice(b"MKR");
+        assert_eq!(decode_symbol(&word).as_deref(), Some("MKR"));
+        assert_eq!(decode_symbol(&"SKY".to_string().abi_encode()).as_deref(), Some("SKY"));
+        assert_eq!(decode_symbol(&[]), None);
+        assert_eq!(decode_symbol(&[0u8; 32]), None);
     }
 }

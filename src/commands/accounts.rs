@@ -76,7 +76,7 @@ pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
         );
     }
     let connection = rpc::connect(&cli.global.rpc_url).await?;
-    let sources = discovery::resolve(&cli.global)?;
+    let sources = discovery::resolve(&cli.global.wanted())?;
     let mut batch = BatchRequest::new(connection.provider.client());
     let latest = BlockId::Number(BlockNumberOrTag::Latest);
     let waiters: Vec<_> = addresses
@@ -101,6 +101,8 @@ pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
                     "balance": s.user.govBalance.to_string(),
                     "chief_deposit": s.user.chiefDeposits.to_string(),
                     "defender_deposit": s.user.deposit.to_string(),
+                    "mkr": (s.at.mkr != Address::ZERO).then(|| s.user.mkrBalance.to_string()),
+                    "legacy_chief_deposit": s.has_legacy_chief().then(|| s.user.legacyDeposits.to_string()),
                     "unlock_at": (!s.user.unlockAt.is_zero()).then(|| s.user.unlockAt.saturating_to::<u64>()),
                 })
             })
@@ -119,24 +121,36 @@ pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
             String::new()
         }
     };
+    // The Sky layout has MKR beside SKY and a legacy chief instead of a defender.
+    let sky = rows[0].2.is_sky();
+    let (third, fourth) = if sky { ("MKR", "MKR in old chief") } else { ("in chief", "in defender") };
+    let (second_head, second_width) =
+        if sky { (format!("{symbol} in chief"), 20) } else { (String::new(), 0) };
     println!(
-        "{}{:<44} {:>14} {:>16} {:>16} {:>16}",
+        "{}{:<44} {:>14} {:>16} {:>16} {:>18}{}",
         if with_paths { format!("{:<20} ", "path") } else { String::new() },
         "address",
         "ETH",
         symbol.clone(),
-        "in chief",
-        "in defender"
+        third,
+        fourth,
+        if sky { format!(" {second_head:>second_width$}") } else { String::new() }
     );
     for (address, path, s) in &rows {
+        let (c3, c4) = if sky {
+            (format_token(s.user.mkrBalance, 18), format_token(s.user.legacyDeposits, 18))
+        } else {
+            (t(s.user.chiefDeposits), t(s.user.deposit))
+        };
         println!(
-            "{}{:<44} {:>14} {:>16} {:>16} {:>16}",
+            "{}{:<44} {:>14} {:>16} {:>16} {:>18}{}",
             path_column(path),
             address.to_string(),
             format_token(s.user.ethBalance / U256::from(10u64.pow(12)) * U256::from(10u64.pow(12)), 18),
             t(s.user.govBalance),
-            t(s.user.chiefDeposits),
-            t(s.user.deposit)
+            c3,
+            c4,
+            if sky { format!(" {:>second_width$}", t(s.user.chiefDeposits)) } else { String::new() }
         );
     }
     Ok(ExitCode::SUCCESS)

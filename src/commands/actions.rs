@@ -11,8 +11,9 @@ use anyhow::{Result, anyhow};
 use clap::Args;
 
 use super::session::{InputError, Session};
-use crate::actions::{self, esm::Source, vote::Voter};
+use crate::actions::{self, esm::Source, vote::Ballot, vote::Voter};
 use crate::chain::bindings::{VoteDelegate, VoteProxy};
+use crate::chain::snapshot::Reads;
 use crate::cli::Cli;
 
 #[derive(Debug, Args)]
@@ -53,15 +54,22 @@ pub struct VoteArgs {
     /// Lock this much more in the chief first (an amount, or `all` of your wallet).
     #[arg(long, value_name = "AMOUNT", conflicts_with_all = ["delegate", "proxy"])]
     pub lock: Option<String>,
+    /// Vote for Protego (MCD_PROTEGO) too: once it is the hat, anyone can drop any plan.
+    #[arg(long)]
+    pub protego: bool,
+    /// Keep the addresses of your current slate and add these to it.
+    #[arg(long, conflicts_with_all = ["delegate", "proxy"])]
+    pub add: bool,
     /// Vote through this VoteDelegate contract (you must be its delegate).
     #[arg(long, value_name = "ADDRESS", conflicts_with = "proxy", value_parser = crate::chain::addresses::parse_address)]
     pub delegate: Option<Address>,
     /// Vote through this VoteProxy contract (you must be its hot or cold wallet).
     #[arg(long, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
     pub proxy: Option<Address>,
-    /// The spell to vote for [default: the defender's default spell].
+    /// An address to vote for (repeat for a slate; the chief takes up to maxYays, sorted for
+    /// you) [default: the defender's default spell].
     #[arg(long, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
-    pub spell: Option<Address>,
+    pub spell: Vec<Address>,
     /// With --lock: approve an unlimited allowance to the chief.
     #[arg(long)]
     pub approve_max: bool,
@@ -70,8 +78,22 @@ pub struct VoteArgs {
 #[derive(Debug, Args)]
 pub struct LiftArgs {
     /// The spell to lift [default: the defender's default spell].
-    #[arg(long, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
+    #[arg(long, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address, conflicts_with = "protego")]
     pub spell: Option<Address>,
+    /// Lift Protego (MCD_PROTEGO).
+    #[arg(long)]
+    pub protego: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FreeArgs {
+    /// How much: an amount, or `all` of what you have locked.
+    #[arg(allow_hyphen_values = true)]
+    pub amount: String,
+    /// Free MKR from DSChief 1.2 beside the new Chief (MCD_ADM_LEGACY), approving its IOU
+    /// when short.
+    #[arg(long)]
+    pub legacy_chief: bool,
 }
 
 pub async fn deposit(cli: &Cli, args: &DepositArgs) -> Result<ExitCode> {
@@ -126,15 +148,37 @@ fn answer<C: SolCall>(result: &Result<Bytes, String>, contract: Address, what: &
 pub async fn vote(cli: &Cli, args: &VoteArgs) -> Result<ExitCode> {
     let session = Session::open(cli).await?;
     let from = session.require_from()?;
-    let extra = match (args.delegate, args.proxy) {
+    let mut extra = match (args.delegate, args.proxy) {
         (Some(contract), _) => vec![read(contract, VoteDelegate::delegateCall {})],
         (_, Some(contract)) => {
             vec![read(contract, VoteProxy::hotCall {}), read(contract, VoteProxy::coldCall {})]
         }
         _ => vec![],
     };
+    let asked = extra.len();
+    // Which named spells say Protego made them: a drop spell gets the Atlas warning on chain 1.
+    extra.extend(args.spell.iter().map(|spell| read(*spell, EmergencyDropSpellLike::protegoCall {})));
     let prepared = session.prepare(extra).await?;
-    let spell = args.spell.unwrap_or(prepared.snapshot.defender.spell);
+    let s = &prepared.snapshot;
+    let mut ballot = Ballot { named: args.spell.clone(), keep_current: args.add, drop_spells: vec![] };
+    for (spell, answer) in args.spell.iter().zip(&prepared.extra[asked..]) {
+        let made_by = answer
+            .as_ref()
+            .ok()
+            .and_then(|b| EmergencyDropSpellLike::protegoCall::abi_decode_returns(b).ok());
+        if made_by.is_some_and(|p| p == s.at.protego && p != Address::ZERO) {
+            ballot.drop_spells.push(*spell);
+        }
+    }
+    if args.protego {
+        if s.at.protego == Address::ZERO {
+            return Err(InputError(
+                "this chain has no Protego (MCD_PROTEGO): name spells with --spell".into(),
+            )
+            .into());
+        }
+        ballot.named.push(s.at.protego);
+    }
     let voter = match (args.delegate, args.proxy) {
         (Some(contract), _) => {
             let delegate =
@@ -157,22 +201,53 @@ pub async fn vote(cli: &Cli, args: &VoteArgs) -> Result<ExitCode> {
             Voter::Chief { lock, approve_max: args.approve_max }
         }
     };
-    let plan = actions::vote::plan(&prepared.snapshot, from, spell, voter);
+    let plan = actions::vote::plan(s, prepared.chain_id, from, &ballot, voter);
     session.execute(&prepared, plan, false).await
 }
 
 pub async fn lift(cli: &Cli, args: &LiftArgs) -> Result<ExitCode> {
     let session = Session::open(cli).await?;
-    let prepared = session.prepare(vec![]).await?;
+    // The spell's approvals come in the same batch; the defender's spell and Protego are
+    // known only after the snapshot, so their approvals are in it.
+    let approvals_of = args.spell.into_iter().collect();
+    let prepared = session.prepare_with(Reads { approvals_of, ..Reads::default() }).await?;
     let s = &prepared.snapshot;
-    // The snapshot knows the default spell's approvals; another spell is checked by the
-    // simulation (lift reverts unless it leads).
-    let (spell, approvals) = match args.spell {
-        Some(spell) => (spell, None),
-        None => (s.defender.spell, Some(s.defender.spellApprovals)),
+    let (spell, approvals) = match (args.spell, args.protego) {
+        (Some(spell), _) => (spell, s.approvals.first().copied().unwrap_or_default()),
+        (None, true) => {
+            if s.at.protego == Address::ZERO {
+                return Err(InputError("this chain has no Protego (MCD_PROTEGO)".into()).into());
+            }
+            (s.at.protego, s.gov.protegoApprovals)
+        }
+        (None, false) => (s.defender.spell, s.defender.spellApprovals),
     };
     if spell == Address::ZERO {
-        return Err(InputError("no default spell on this chain: name one with --spell".into()).into());
+        return Err(
+            InputError("no default spell on this chain: name one with --spell or --protego".into()).into()
+        );
     }
     session.execute(&prepared, actions::lift::plan(s, spell, approvals), false).await
+}
+
+pub async fn free(cli: &Cli, args: &FreeArgs) -> Result<ExitCode> {
+    let session = Session::open(cli).await?;
+    let prepared = session.prepare_with(Reads { pending: true, ..Reads::default() }).await?;
+    let s = &prepared.snapshot;
+    let (amount, from) = if args.legacy_chief {
+        (session.mkr_amount(&args.amount)?, actions::free::From::Legacy)
+    } else {
+        (session.amount(&args.amount, &prepared)?, actions::free::From::Current)
+    };
+    let pending_last =
+        prepared.pending.as_ref().filter(|_| s.is_sky()).map(|p| p.gov.last.saturating_to::<u64>());
+    let plan = actions::free::plan(s, amount, from, pending_last);
+    session.execute(&prepared, plan, false).await
+}
+
+alloy::sol! {
+    /// The getters these commands read before the snapshot says what the contracts are.
+    interface EmergencyDropSpellLike {
+        function protego() external view returns (address);
+    }
 }

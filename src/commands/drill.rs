@@ -96,7 +96,7 @@ async fn on_existing_chain(cli: &Cli, args: &DrillArgs, scenario: Scenario) -> R
             "{url} serves chain {chain_id}: a drill moves time and impersonates accounts, so it runs only on a local devnet (31337 or 1337)"
         );
     }
-    let sources = discovery::resolve(&cli.global)?;
+    let sources = discovery::resolve(&cli.global.wanted())?;
     if sources.chainlog == discovery::MAINNET_CHAINLOG || sources.chainlog == Address::ZERO {
         bail!(
             "no chainlog for the devnet at {url}: pass --addresses (as `defender devnet` writes) or --chainlog"

@@ -52,7 +52,7 @@ pub struct CancelArgs {
 
 pub async fn queue(cli: &Cli, args: &QueueArgs) -> Result<ExitCode> {
     let connection = crate::chain::rpc::connect(&cli.global.rpc_url).await?;
-    let sources = crate::chain::discovery::resolve(&cli.global)?;
+    let sources = crate::chain::discovery::resolve(&cli.global.wanted())?;
     let prepared = prepare(&connection, &sources, cli.global.chain, &Reads::default()).await?;
     let s = &prepared.snapshot;
     let options = ScanOptions {

@@ -33,7 +33,7 @@ pub struct Session<'a> {
 impl<'a> Session<'a> {
     pub async fn open(cli: &'a Cli) -> Result<Self> {
         let connection = rpc::connect(&cli.global.rpc_url).await?;
-        let sources = discovery::resolve(&cli.global)?;
+        let sources = discovery::resolve(&cli.global.wanted())?;
         let signer = signers::open(&cli.signer, cli.global.from).await?;
         let from = signer.as_ref().map(Signer::address).or(cli.global.from);
         Ok(Self { cli, connection, sources, signer, from })
@@ -48,7 +48,12 @@ impl<'a> Session<'a> {
 
     /// The first round trip: snapshot, nonce, fees and `extra` calls, in one HTTP request.
     pub async fn prepare(&self, extra: Vec<TransactionRequest>) -> Result<Prepared> {
-        let reads = Reads { user: Some(self.require_from()?), fees: true, extra };
+        self.prepare_with(Reads { extra, ..Reads::default() }).await
+    }
+
+    /// As `prepare`, with more of `reads` (the pending block, approvals); same one request.
+    pub async fn prepare_with(&self, reads: Reads) -> Result<Prepared> {
+        let reads = Reads { user: Some(self.require_from()?), fees: true, ..reads };
         let mut prepared = prepare(&self.connection, &self.sources, self.cli.global.chain, &reads).await?;
         if let Some(nonce) = self.cli.offline.nonce {
             if prepared.nonce != Some(nonce) && !self.cli.global.json {
@@ -60,9 +65,15 @@ impl<'a> Session<'a> {
         Ok(prepared)
     }
 
+    /// An amount of the voting token.
     pub fn amount(&self, text: &str, prepared: &Prepared) -> Result<Amount> {
         let s = &prepared.snapshot;
         parse_amount(text, s.decimals(), &s.symbol()).map_err(|m| InputError(m).into())
+    }
+
+    /// An amount of MKR (18 decimals), where MKR is not the voting token.
+    pub fn mkr_amount(&self, text: &str) -> Result<Amount> {
+        parse_amount(text, 18, "MKR").map_err(|m| InputError(m).into())
     }
 
     /// Simulate, preview, confirm, sign and send `plan`.

@@ -236,7 +236,7 @@ impl Watch<'_> {
 
     async fn prepare(&self) -> Result<Prepared> {
         let s = &self.session;
-        let reads = Reads { user: s.from, fees: true, extra: vec![] };
+        let reads = Reads { user: s.from, fees: true, ..Reads::default() };
         prepare(&s.connection, &s.sources, s.cli.global.chain, &reads).await
     }
 

@@ -36,8 +36,8 @@ const ABIS: &[(&str, &str)] = abis![
 fn abi_of(key: &str) -> Option<&'static str> {
     Some(match key {
         keys::MCD_DEFENDER => "DssDefender",
-        keys::MCD_GOV | keys::MCD_IOU => "DSToken",
-        keys::MCD_ADM => "DSChief",
+        keys::MCD_GOV | keys::MCD_IOU | keys::MKR | keys::MCD_IOU_LEGACY => "DSToken",
+        keys::MCD_ADM | keys::MCD_ADM_LEGACY => "DSChief",
         keys::MCD_PAUSE => "DSPause",
         keys::MCD_ESM => "ESM",
         keys::CHANGELOG => "ChainLog",
@@ -95,6 +95,7 @@ pub fn decode(to: Address, data: &[u8], ctx: &Context<'_>) -> Option<Decoded> {
     let (contract, function) =
         candidates.iter().find(|(name, _)| Some(*name) == preferred).or_else(|| candidates.first())?;
     let values = function.abi_decode_input(&data[4..]).ok()?;
+    let units = units_of(to, ctx);
     let args = function
         .inputs
         .iter()
@@ -102,21 +103,34 @@ pub fn decode(to: Address, data: &[u8], ctx: &Context<'_>) -> Option<Decoded> {
         .enumerate()
         .map(|(i, (param, value))| {
             let name = if param.name.is_empty() { format!("arg{i}") } else { param.name.clone() };
-            let shown = show(value, &name, ctx);
+            let shown = show(value, &name, ctx, &units);
             (name, shown)
         })
         .collect();
     Some(Decoded { contract: contract.to_string(), signature: function.signature(), args })
 }
 
-fn show(value: &DynSolValue, name: &str, ctx: &Context<'_>) -> String {
+/// The units of a call's amounts: MKR for the contracts that deal in MKR where it is not
+/// the voting token (the Sky layout: MKR itself, its converter, DSChief 1.2 and its IOU, the
+/// ESM, whose gem is MKR), else the voting token's. Decided by the book's names, so offline
+/// signing, which has the names but no chain, shows the same.
+fn units_of(to: Address, ctx: &Context<'_>) -> (String, u8) {
+    let mkr_beside_sky = ctx.book.contracts.contains_key(keys::MKR) && ctx.symbol != "MKR";
+    let in_mkr = matches!(
+        ctx.book.name_of(to),
+        Some(keys::MKR | keys::MKR_SKY | keys::MCD_ADM_LEGACY | keys::MCD_IOU_LEGACY | keys::MCD_ESM)
+    );
+    if mkr_beside_sky && in_mkr { ("MKR".into(), 18) } else { (ctx.symbol.clone(), ctx.decimals) }
+}
+
+fn show(value: &DynSolValue, name: &str, ctx: &Context<'_>, units: &(String, u8)) -> String {
     match value {
         DynSolValue::Address(a) => label(*a, ctx.book),
-        DynSolValue::Uint(v, _) if name == "wad" => {
+        DynSolValue::Uint(v, _) if matches!(name, "wad" | "mkrAmt" | "value" | "amount") => {
             if *v == U256::MAX {
                 "unlimited".into()
             } else {
-                format!("{} {}", format_token(*v, ctx.decimals), ctx.symbol)
+                format!("{} {}", format_token(*v, units.1), units.0)
             }
         }
         DynSolValue::Uint(v, _) if name == "eta" => {
@@ -129,7 +143,7 @@ fn show(value: &DynSolValue, name: &str, ctx: &Context<'_>) -> String {
         }
         DynSolValue::Bytes(bytes) => format!("0x{}", hex::encode(bytes)),
         DynSolValue::Array(items) | DynSolValue::FixedArray(items) => {
-            let shown: Vec<String> = items.iter().map(|v| show(v, "", ctx)).collect();
+            let shown: Vec<String> = items.iter().map(|v| show(v, "", ctx, units)).collect();
             format!("[{}]", shown.join(", "))
         }
         other => format!("{other:?}"),
