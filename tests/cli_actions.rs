@@ -345,3 +345,38 @@ async fn a_batch_whose_reader_went_away_still_lands_and_reports_on_stderr() {
     let deposited = cli.chain.read(cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(alice)).await;
     assert_eq!(deposited, wad(10));
 }
+
+#[tokio::test]
+async fn slates_are_checked_and_free_returns_mkr_against_the_iou() {
+    let cli = Cli::start().await;
+    let chief = cli.addr(keys::MCD_ADM);
+    let (a, b) = ("0x1111111111111111111111111111111111111111", "0x2222222222222222222222222222222222222222");
+    cli.refused(1, &["vote", "--lock", "10", "--spell", a, "--spell", a, "--yes"], 3, "named twice").await;
+    let six: Vec<String> = (1..=6).map(|i| format!("0x{}", format!("{i}").repeat(40))).collect();
+    let mut args = vec!["vote", "--lock", "10", "--yes"];
+    for spell in &six {
+        args.extend(["--spell", spell.as_str()]);
+    }
+    cli.refused(1, &args, 3, "at most 5 addresses").await;
+
+    // Given in the wrong order, the slate is sorted as the chief requires, and lands.
+    let out = cli.run(1, &["vote", "--lock", "10", "--spell", b, "--spell", a, "--yes"]);
+    assert!(out.status.success());
+    let shown = text(&out.stdout) + &text(&out.stderr);
+    assert!(shown.contains("sorted ascending"), "{shown}");
+    let alice = cli.chain.holder(1);
+    let slate = cli.chain.read(chief, DSChief::votesCall(alice)).await;
+    let first = cli.chain.read(chief, DSChief::slatesCall { _0: slate, _1: U256::ZERO }).await;
+    assert_eq!(first.to_string().to_lowercase(), a);
+    assert_eq!(cli.chain.read(chief, DSChief::approvalsCall(b.parse().unwrap())).await, wad(10));
+
+    // free on DSChief 1.2 approves the IOU it burns, then returns the MKR.
+    cli.refused(1, &["free", "11", "--yes"], 3, "more than the 10 MKR locked in the chief").await;
+    let before = mkr_balance(&cli.chain, alice).await;
+    let out = cli.ok(1, &["free", "all", "--yes", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["preview"]["transactions"].as_array().unwrap().len(), 2, "IOU approval, then free");
+    assert_eq!(mkr_balance(&cli.chain, alice).await, before + wad(10));
+    assert_eq!(cli.chain.read(chief, DSChief::depositsCall(alice)).await, U256::ZERO);
+    cli.refused(1, &["free", "--legacy-chief", "1", "--yes"], 3, "no legacy chief").await;
+}

@@ -101,6 +101,8 @@ fn action_name(action: Option<&str>) -> &'static str {
         Some("vote") => "vote",
         Some("lift") => "lift",
         Some("cancel") => "cancel",
+        Some("free") => "free",
+        Some("convert") => "convert",
         _ => "raw",
     }
 }
