@@ -127,6 +127,8 @@ pub enum Command {
     Lift(actions::LiftArgs),
     /// Free locked tokens from the chief (--legacy-chief: MKR from DSChief 1.2).
     Free(actions::FreeArgs),
+    /// Convert MKR into SKY through MKR_SKY (one way, for a fee) to vote in the new Chief.
+    Convert(actions::ConvertArgs),
     /// Addresses with their ETH, token, chief and defender balances.
     Accounts(crate::commands::accounts::AccountsArgs),
     /// Start anvil with the reference contracts and print the address book.

@@ -2,6 +2,7 @@
 //! They read only the snapshot (no RPC), so they are pure and cheap to test.
 
 pub mod cancel;
+pub mod convert;
 pub mod deposit;
 pub mod esm;
 pub mod free;

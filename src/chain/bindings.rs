@@ -94,6 +94,41 @@ sol!(
     "abi/MintAction.json"
 );
 sol!(
+    #[sol(rpc)]
+    Sky,
+    "abi/Sky.json"
+);
+sol!(
+    #[sol(rpc)]
+    MkrSky,
+    "abi/MkrSky.json"
+);
+sol!(
+    #[sol(rpc)]
+    Chief,
+    "abi/Chief.json"
+);
+sol!(
+    #[sol(rpc)]
+    SkyVoteDelegate,
+    "abi/SkyVoteDelegate.json"
+);
+sol!(
+    #[sol(rpc)]
+    SkyVoteDelegateFactory,
+    "abi/SkyVoteDelegateFactory.json"
+);
+sol!(
+    #[sol(rpc)]
+    Protego,
+    "abi/Protego.json"
+);
+sol!(
+    #[sol(rpc)]
+    EmergencyDropSpell,
+    "abi/EmergencyDropSpell.json"
+);
+sol!(
     #[derive(Debug, Default)]
     DefenderLens,
     "abi/DefenderLens.json"
@@ -134,6 +169,11 @@ pub mod bytecode {
         DSS_EXEC => "DssExec.bin",
         MINT_ACTION => "MintAction.bin",
         DEFENDER_LENS => "DefenderLens.bin",
+        SKY => "Sky.bin",
+        MKR_SKY => "MkrSky.bin",
+        CHIEF => "Chief.bin",
+        SKY_VOTE_DELEGATE_FACTORY => "SkyVoteDelegateFactory.bin",
+        PROTEGO => "Protego.bin",
         PLAN_RUNNER_RUNTIME => "PlanRunner.runtime.bin",
     }
 }
@@ -142,11 +182,13 @@ pub mod bytecode {
 /// say which is which. The tests below pin each to its mainnet selector, so a reordered ABI
 /// cannot silently swap them.
 pub mod overloads {
+    pub use super::Chief::{vote_0Call as skyChiefVoteSlateCall, vote_1Call as skyChiefVoteYaysCall};
     pub use super::DSChief::{vote_0Call as chiefVoteSlateCall, vote_1Call as chiefVoteYaysCall};
     pub use super::DSToken::{
         approve_0Call as approveAmountCall, approve_1Call as approveUnlimitedCall, burn_0Call as burnOwnCall,
         burn_1Call as burnFromCall, mint_0Call as mintToCall, mint_1Call as mintOwnCall,
     };
+    pub use super::Protego::{drop_0Call as protegoDropOneCall, drop_1Call as protegoDropPlansCall};
     pub use super::VoteDelegate::{vote_0Call as delegateVoteSlateCall, vote_1Call as delegateVoteYaysCall};
     pub use super::VoteProxy::{vote_0Call as proxyVoteSlateCall, vote_1Call as proxyVoteYaysCall};
 }
@@ -182,6 +224,16 @@ mod tests {
         assert_eq!(selector::<ESM::joinCall>(), "049878f3");
         assert_eq!(selector::<ESM::burnCall>(), "44df8e70");
         assert_eq!(selector::<ESM::fireCall>(), "457094cc");
+        // The new Chief keeps DSChief 1.2's selectors for what they share.
+        assert_eq!(selector::<skyChiefVoteYaysCall>(), "ed081329");
+        assert_eq!(selector::<skyChiefVoteSlateCall>(), "a69beaba");
+        assert_eq!(selector::<Chief::lockCall>(), "dd467064");
+        assert_eq!(selector::<Chief::freeCall>(), "d8ccd0f3");
+        assert_eq!(selector::<Chief::liftCall>(), "3c278bd5");
+        let keccak = |sig: &str| hex::encode(&alloy::primitives::keccak256(sig)[..4]);
+        assert_eq!(selector::<protegoDropOneCall>(), keccak("drop(address,bytes32,bytes,uint256)"));
+        assert_eq!(selector::<protegoDropPlansCall>(), keccak("drop((address,bytes32,bytes,uint256)[])"));
+        assert_eq!(selector::<MkrSky::mkrToSkyCall>(), keccak("mkrToSky(address,uint256)"));
         assert_eq!(
             hex::encode(mintToCall::SELECTOR),
             hex::encode(&alloy::primitives::keccak256("mint(address,uint256)")[..4])

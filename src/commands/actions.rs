@@ -86,6 +86,16 @@ pub struct LiftArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// MKR to convert: an amount, or `all` of your wallet's MKR.
+    #[arg(allow_hyphen_values = true)]
+    pub amount: String,
+    /// Approve the converter for any amount of MKR instead of exactly this one.
+    #[arg(long)]
+    pub approve_max: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct FreeArgs {
     /// How much: an amount, or `all` of what you have locked.
     #[arg(allow_hyphen_values = true)]
@@ -250,4 +260,13 @@ alloy::sol! {
     interface EmergencyDropSpellLike {
         function protego() external view returns (address);
     }
+}
+
+pub async fn convert(cli: &Cli, args: &ConvertArgs) -> Result<ExitCode> {
+    let session = Session::open(cli).await?;
+    let from = session.require_from()?;
+    let prepared = session.prepare(vec![]).await?;
+    let amount = session.mkr_amount(&args.amount)?;
+    let plan = actions::convert::plan(&prepared.snapshot, from, amount, args.approve_max);
+    session.execute(&prepared, plan, false).await
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::chain::addresses::AddressBook;
 use crate::cli::GlobalArgs;
-use crate::devnet::{self, AnvilOptions, DeployParams};
+use crate::devnet::{self, AnvilOptions, DeployParams, Layout};
 use crate::units::{WAD, format_duration, format_token};
 
 #[derive(Debug, Args)]
@@ -31,6 +31,11 @@ pub struct DevnetArgs {
     /// Stop a devnet started with --detach.
     #[arg(long)]
     pub stop: bool,
+
+    /// Which governance to stand up: MIP91's (DSChief 1.2 and the reference dss-defender) or
+    /// mainnet's of today (the new Chief with SKY, MKR_SKY, Protego, the ESM switched off).
+    #[arg(long, value_enum, default_value_t = Layout::Mip91)]
+    pub layout: Layout,
 
     /// Chain id of the local chain.
     #[arg(long, default_value_t = 31337)]
@@ -97,6 +102,7 @@ pub async fn run(global: &GlobalArgs, args: &DevnetArgs) -> Result<ExitCode> {
         log_file: args.detach.then(|| state_dir.join("anvil.log")),
     };
     let params = DeployParams {
+        layout: args.layout,
         threshold: args.threshold,
         cancel_duration: args.cancel_duration,
         lockup_duration: args.lockup,
@@ -115,12 +121,13 @@ pub async fn run(global: &GlobalArgs, args: &DevnetArgs) -> Result<ExitCode> {
         let summary = json!({
             "rpc_url": anvil.url(),
             "chain_id": book.chain_id,
+            "layout": format!("{:?}", params.layout).to_lowercase(),
             "address_book": book_path,
             "ready_ms": ready_in.as_millis() as u64,
             "pid": anvil.pid(),
             "detached": args.detach,
             "contracts": book.contracts,
-            "default_spell": deployment.default_spell,
+            "default_spell": (params.layout == Layout::Mip91).then_some(deployment.default_spell),
             "holders": deployment.holders,
             "parameters": {
                 "threshold": params.threshold.to_string(),
@@ -178,6 +185,11 @@ fn print_summary(
 ) {
     let rpc = book.rpc_url.as_deref().unwrap_or("?");
     println!("devnet ready in {:.1} s: chain {} at {rpc}", ready_in.as_secs_f64(), book.chain_id);
+    if params.layout == Layout::Sky {
+        print_sky_summary(book, book_path, deployment, params);
+        println!("\nuse it: export ETH_RPC_URL={rpc}; defender status");
+        return;
+    }
     println!(
         "  threshold {} MKR, cancel window {}, lockup {}, GSM pause delay {}, ESM min {} MKR",
         format_token(params.threshold, 18),
@@ -200,6 +212,33 @@ fn print_summary(
         println!("  {index}  {holder}");
     }
     println!("\nuse it: export ETH_RPC_URL={rpc}; defender status");
+}
+
+/// The Sky layout has no defender: the figures that matter are the chief's and the tokens'.
+fn print_sky_summary(
+    book: &AddressBook,
+    book_path: &Path,
+    deployment: &devnet::Deployment,
+    params: &DeployParams,
+) {
+    println!(
+        "  mainnet as it runs today: the new Chief (SKY, 5 yays, lift cooldown 10 blocks), MKR -> SKY at \
+         24,000 for a 3% fee, Protego, the ESM switched off, DSChief 1.2 as MCD_ADM_LEGACY; GSM pause delay {}",
+        format_duration(params.pause_delay.as_secs())
+    );
+    println!("\ncontracts (address book {}):", book_path.display());
+    for (key, address) in &book.contracts {
+        println!("  {key:<28} {address}");
+    }
+    println!(
+        "\ntest accounts holding 2,400,000,000 SKY and {} MKR each; 3 and 4 also have 10,000 MKR in the \
+         legacy chief (anvil's mnemonic \"{}\"):",
+        format_token(params.holder_balance, 18),
+        devnet::anvil::TEST_MNEMONIC
+    );
+    for (index, holder) in deployment.holders.iter().enumerate() {
+        println!("  {index}  {holder}");
+    }
 }
 
 /// The pid in `pid_file` if that process is still an anvil.

@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Vote(args) => actions::vote(&cli, args).await,
         Command::Lift(args) => actions::lift(&cli, args).await,
         Command::Free(args) => actions::free(&cli, args).await,
+        Command::Convert(args) => actions::convert(&cli, args).await,
         Command::Queue(args) => queue::queue(&cli, args).await,
         Command::Accounts(args) => accounts::run(&cli, args).await,
         Command::Cancel(args) => queue::cancel(&cli, args).await,

@@ -192,7 +192,7 @@ fn print(p: &Prepared, user: Option<Address>) {
         println!(
             "MKR {} converts one way to {symbol} at {} {symbol} per MKR, fee {:.2}% ({})",
             s.at.mkr,
-            s.gov.mkrSkyRate,
+            format_token(s.gov.mkrSkyRate, 0),
             fee.saturating_to::<u64>() as f64 / 100.0,
             s.at.mkrSky
         );

@@ -21,9 +21,21 @@ use crate::chain::bindings::{
 };
 use crate::units::WAD;
 
+/// Which world the devnet stands up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    /// MIP91: DSChief 1.2 voting with MKR, the reference dss-defender, a live ESM.
+    #[default]
+    Mip91,
+    /// Mainnet as it runs today: the new Chief voting with SKY, MKR_SKY, Protego, the ESM
+    /// switched off, DSChief 1.2 kept as MCD_ADM_LEGACY.
+    Sky,
+}
+
 /// MIP91's example parameters and mainnet's GSM delay, overridable from the command line.
 #[derive(Debug, Clone)]
 pub struct DeployParams {
+    pub layout: Layout,
     pub threshold: U256,
     pub cancel_duration: Duration,
     pub lockup_duration: Duration,
@@ -37,6 +49,7 @@ pub struct DeployParams {
 impl Default for DeployParams {
     fn default() -> Self {
         Self {
+            layout: Layout::Mip91,
             threshold: U256::from(50_000u64) * WAD,
             cancel_duration: Duration::from_secs(7 * 24 * 3600),
             lockup_duration: Duration::from_secs(30 * 24 * 3600),
@@ -63,12 +76,19 @@ pub struct Deployment {
 }
 
 /// DSChief 1.2's `launch()` needs this much weight on the empty address first.
-const LAUNCH_WEIGHT: u64 = 80_000;
+pub(crate) const LAUNCH_WEIGHT: u64 = 80_000;
 /// Mainnet's DSChief 1.2 allows five yays per slate.
-const MAX_YAYS: u64 = 5;
+pub(crate) const MAX_YAYS: u64 = 5;
 
 /// Deploys everything through `provider`, whose node must hold anvil's unlocked test accounts.
 pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Deployment> {
+    match params.layout {
+        Layout::Mip91 => deploy_mip91(provider, params).await,
+        Layout::Sky => super::sky::deploy(provider, params).await,
+    }
+}
+
+async fn deploy_mip91(provider: &DynProvider, params: &DeployParams) -> Result<Deployment> {
     let accounts = provider.get_accounts().await.context("cannot list the node's accounts")?;
     ensure!(
         accounts.len() > params.holders && accounts.len() >= 10,
@@ -81,45 +101,11 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
     let tx = Sender { provider, from: deployer };
     let p = provider;
 
-    // Tokens: MKR and the chief's IOU.
+    // Tokens: MKR, then DSChief 1.2 and its IOU.
     let mkr = tx.create(bytecode::DS_TOKEN, (symbol("MKR"),).abi_encode_params(), "MKR").await?;
     let gov = DSToken::new(mkr, p);
     tx.call(mkr, gov.setName(symbol("Maker")).calldata(), "MKR.setName").await?;
-    let iou = tx.create(bytecode::DS_TOKEN, (symbol("IOU"),).abi_encode_params(), "IOU").await?;
-
-    // DSChief 1.2, launched as on mainnet: 80,000 MKR on the empty address, then taken back.
-    let chief_addr = tx
-        .create(bytecode::DS_CHIEF, (mkr, iou, U256::from(MAX_YAYS)).abi_encode_params(), "DSChief")
-        .await?;
-    let chief = DSChief::new(chief_addr, p);
-    let iou_token = DSToken::new(iou, p);
-    tx.call(iou, iou_token.setOwner(chief_addr).calldata(), "IOU.setOwner").await?;
-    let launch = U256::from(LAUNCH_WEIGHT) * WAD;
-    tx.call(mkr, &mintToCall { guy: deployer, wad: launch }.abi_encode().into(), "MKR.mint (launch)").await?;
-    tx.call(
-        mkr,
-        &approveAmountCall { guy: chief_addr, wad: launch }.abi_encode().into(),
-        "MKR.approve (launch)",
-    )
-    .await?;
-    tx.call(
-        chief_addr,
-        &chiefVoteYaysCall { yays: vec![Address::ZERO] }.abi_encode().into(),
-        "DSChief.vote (launch)",
-    )
-    .await?;
-    tx.call(chief_addr, chief.lock(launch).calldata(), "DSChief.lock (launch)").await?;
-    tx.call(chief_addr, chief.launch().calldata(), "DSChief.launch").await?;
-    tx.call(
-        chief_addr,
-        &chiefVoteYaysCall { yays: vec![] }.abi_encode().into(),
-        "DSChief.vote (after launch)",
-    )
-    .await?;
-    tx.call(iou, &approveAmountCall { guy: chief_addr, wad: launch }.abi_encode().into(), "IOU.approve")
-        .await?;
-    tx.call(chief_addr, chief.free(launch).calldata(), "DSChief.free (launch)").await?;
-    tx.call(mkr, &burnOwnCall { wad: launch }.abi_encode().into(), "MKR.burn (launch)").await?;
+    let (chief_addr, iou) = deploy_ds_chief(&tx, mkr).await?;
 
     // DSPause's authority is fixed at construction and afterwards only the pause proxy may
     // change it, so DefenderAuthority is deployed first against the pause's future address.
@@ -242,19 +228,59 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
     Ok(Deployment { book, deployer, holders, default_spell, block })
 }
 
+/// DSChief 1.2 with its IOU, launched as on mainnet: 80,000 MKR on the empty address, then
+/// taken back. The deployer must still own MKR (it mints the launch weight).
+pub(crate) async fn deploy_ds_chief(tx: &Sender<'_>, mkr: Address) -> Result<(Address, Address)> {
+    let (p, deployer) = (tx.provider, tx.from);
+    let iou = tx.create(bytecode::DS_TOKEN, (symbol("IOU"),).abi_encode_params(), "IOU").await?;
+    let chief_addr = tx
+        .create(bytecode::DS_CHIEF, (mkr, iou, U256::from(MAX_YAYS)).abi_encode_params(), "DSChief")
+        .await?;
+    let chief = DSChief::new(chief_addr, p);
+    let iou_token = DSToken::new(iou, p);
+    tx.call(iou, iou_token.setOwner(chief_addr).calldata(), "IOU.setOwner").await?;
+    let launch = U256::from(LAUNCH_WEIGHT) * WAD;
+    tx.call(mkr, &mintToCall { guy: deployer, wad: launch }.abi_encode().into(), "MKR.mint (launch)").await?;
+    tx.call(
+        mkr,
+        &approveAmountCall { guy: chief_addr, wad: launch }.abi_encode().into(),
+        "MKR.approve (launch)",
+    )
+    .await?;
+    tx.call(
+        chief_addr,
+        &chiefVoteYaysCall { yays: vec![Address::ZERO] }.abi_encode().into(),
+        "DSChief.vote (launch)",
+    )
+    .await?;
+    tx.call(chief_addr, chief.lock(launch).calldata(), "DSChief.lock (launch)").await?;
+    tx.call(chief_addr, chief.launch().calldata(), "DSChief.launch").await?;
+    tx.call(
+        chief_addr,
+        &chiefVoteYaysCall { yays: vec![] }.abi_encode().into(),
+        "DSChief.vote (after launch)",
+    )
+    .await?;
+    tx.call(iou, &approveAmountCall { guy: chief_addr, wad: launch }.abi_encode().into(), "IOU.approve")
+        .await?;
+    tx.call(chief_addr, chief.free(launch).calldata(), "DSChief.free (launch)").await?;
+    tx.call(mkr, &burnOwnCall { wad: launch }.abi_encode().into(), "MKR.burn (launch)").await?;
+    Ok((chief_addr, iou))
+}
+
 /// DSToken's bytes32 symbol.
-fn symbol(text: &str) -> B256 {
+pub(crate) fn symbol(text: &str) -> B256 {
     chainlog_key(text)
 }
 
 /// Sends the deployer's transactions through the node's unlocked account and waits for each.
-struct Sender<'a> {
-    provider: &'a DynProvider,
-    from: Address,
+pub(crate) struct Sender<'a> {
+    pub provider: &'a DynProvider,
+    pub from: Address,
 }
 
 impl Sender<'_> {
-    async fn create(&self, code: &str, args: Vec<u8>, what: &str) -> Result<Address> {
+    pub async fn create(&self, code: &str, args: Vec<u8>, what: &str) -> Result<Address> {
         let mut data = hex::decode(code.trim()).with_context(|| format!("abi/{what}.bin is not hex"))?;
         data.extend_from_slice(&args);
         let request = TransactionRequest::default().with_from(self.from).with_deploy_code(data);
@@ -262,12 +288,12 @@ impl Sender<'_> {
         receipt.contract_address.with_context(|| format!("deploying {what} created no contract"))
     }
 
-    async fn call(&self, to: Address, data: &Bytes, what: &str) -> Result<TransactionReceipt> {
+    pub async fn call(&self, to: Address, data: &Bytes, what: &str) -> Result<TransactionReceipt> {
         let request = TransactionRequest::default().with_from(self.from).with_to(to).with_input(data.clone());
         self.send(request, what).await
     }
 
-    async fn send(&self, request: TransactionRequest, what: &str) -> Result<TransactionReceipt> {
+    pub async fn send(&self, request: TransactionRequest, what: &str) -> Result<TransactionReceipt> {
         // Simulate first: a reverting transaction is refused with its reason instead of mined.
         if let Err(error) = self.provider.call(request.clone()).await {
             bail!("devnet deployment: {what} would revert: {error}");

@@ -2,9 +2,10 @@
 
 pub mod anvil;
 pub mod deploy;
+pub mod sky;
 
 pub use anvil::{Anvil, AnvilOptions};
-pub use deploy::{DeployParams, Deployment, deploy};
+pub use deploy::{DeployParams, Deployment, Layout, deploy};
 
 use std::path::PathBuf;
 

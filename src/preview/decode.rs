@@ -30,6 +30,12 @@ const ABIS: &[(&str, &str)] = abis![
     "DssExec",
     "DefaultSpell",
     "ChainLog",
+    "Chief",
+    "Sky",
+    "MkrSky",
+    "Protego",
+    "EmergencyDropSpell",
+    "SkyVoteDelegate",
 ];
 
 /// Which ABI a chainlog key's contract speaks, to pick among functions sharing a selector.
@@ -41,6 +47,8 @@ fn abi_of(key: &str) -> Option<&'static str> {
         keys::MCD_PAUSE => "DSPause",
         keys::MCD_ESM => "ESM",
         keys::CHANGELOG => "ChainLog",
+        keys::MKR_SKY => "MkrSky",
+        keys::MCD_PROTEGO => "Protego",
         _ => return None,
     })
 }

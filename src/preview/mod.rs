@@ -52,7 +52,22 @@ pub fn deltas(before: &Snapshot, after: &Snapshot) -> Vec<Delta> {
     push("your chief deposit", tokens(before.user.chiefDeposits), tokens(after.user.chiefDeposits));
     push("your chief vote", format!("{:?}", before.user.yays), format!("{:?}", after.user.yays));
     push("hat", before.gov.hat.to_string(), after.gov.hat.to_string());
-    let esm = |s: &Snapshot| format!("{} of {}", tokens(s.gov.esmSum), tokens(s.gov.esmMin));
+    let mkr = |v: U256| format!("{} MKR", format_token(v, 18));
+    if before.at.mkr != alloy::primitives::Address::ZERO {
+        push("your MKR", mkr(before.user.mkrBalance), mkr(after.user.mkrBalance));
+        push("your legacy chief deposit", mkr(before.user.legacyDeposits), mkr(after.user.legacyDeposits));
+    }
+    if before.at.protego != alloy::primitives::Address::ZERO {
+        push("Protego's approvals", tokens(before.gov.protegoApprovals), tokens(after.gov.protegoApprovals));
+    }
+    let gem = |v: U256| if before.is_sky() { mkr(v) } else { tokens(v) };
+    let esm = |s: &Snapshot| {
+        if s.gov.esmMin == U256::MAX {
+            format!("{} (switched off)", gem(s.gov.esmSum))
+        } else {
+            format!("{} of {}", gem(s.gov.esmSum), gem(s.gov.esmMin))
+        }
+    };
     push("ESM", esm(before), esm(after));
     out
 }

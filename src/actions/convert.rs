@@ -31,7 +31,14 @@ pub fn plan(s: &Snapshot, to: alloy::primitives::Address, amount: Amount, approv
         ));
     }
     let mut calls = Vec::new();
-    calls.extend(approval_if_needed(s.at.mkrSky, "the converter", s.user.mkrAllowanceMkrSky, wad, approve_max, &mkr));
+    calls.extend(approval_if_needed(
+        s.at.mkrSky,
+        "the converter",
+        s.user.mkrAllowanceMkrSky,
+        wad,
+        approve_max,
+        &mkr,
+    ));
     calls.push(Call::new(
         format!("convert {} into {}", mkr.fmt(wad), sky.fmt(received)),
         s.at.mkrSky,
@@ -41,7 +48,7 @@ pub fn plan(s: &Snapshot, to: alloy::primitives::Address, amount: Amount, approv
     let warnings = vec![
         format!(
             "rate {} {} per MKR: {} gross, fee {percent:.2}% = {}, you receive {}",
-            s.gov.mkrSkyRate,
+            crate::units::format_token(s.gov.mkrSkyRate, 0),
             sky.symbol,
             sky.fmt(gross),
             sky.fmt(fee),
