@@ -27,6 +27,7 @@ pub const KEYS: [&str; 7] = [
 pub enum SignWith {
     EnvKey,
     Ledger(SocketAddr),
+    Trezor(SocketAddr),
 }
 
 pub struct Cli {
@@ -43,7 +44,15 @@ impl Cli {
     }
 
     pub async fn start_signing_with(sign_with: SignWith) -> Self {
-        let chain = Chain::start().await;
+        Self::on(Chain::start().await, sign_with)
+    }
+
+    /// On a devnet laid out as mainnet runs today (`devnet --layout sky`).
+    pub async fn start_sky(sign_with: SignWith) -> Self {
+        Self::on(Chain::start_sky().await, sign_with)
+    }
+
+    fn on(chain: Chain, sign_with: SignWith) -> Self {
         let book = chain.book_file();
         let rpc_url = chain.anvil.url().to_owned();
         Self { chain, book, sign_with, rpc_url }
@@ -71,6 +80,10 @@ impl Cli {
             }
             SignWith::Ledger(addr) => {
                 command.args(["--ledger", "--speculos", &addr.to_string()]);
+                command.args(["--hd-path", &format!("m/44'/60'/0'/0/{account}")]);
+            }
+            SignWith::Trezor(addr) => {
+                command.args(["--trezor", "--trezor-emulator", &addr.to_string()]);
                 command.args(["--hd-path", &format!("m/44'/60'/0'/0/{account}")]);
             }
         }

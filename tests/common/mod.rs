@@ -16,7 +16,7 @@ use defender::chain::bindings::overloads::approveAmountCall;
 use defender::chain::bindings::{DSChief, DSToken, DssDefender, DssExec};
 use defender::chain::pause_log::PlanKey;
 use defender::devnet::anvil::free_port;
-use defender::devnet::{Anvil, AnvilOptions, DeployParams, Deployment, LocalChain, launch};
+use defender::devnet::{Anvil, AnvilOptions, DeployParams, Deployment, Layout, LocalChain, launch};
 use defender::drill::world::World;
 use defender::units::WAD;
 
@@ -36,6 +36,11 @@ pub struct Chain {
 impl Chain {
     pub async fn start() -> Self {
         Self::start_with(DeployParams::default()).await
+    }
+
+    /// Mainnet as it runs today: the new Chief, SKY, MKR_SKY, Protego, the ESM switched off.
+    pub async fn start_sky() -> Self {
+        Self::start_with(DeployParams { layout: Layout::Sky, ..DeployParams::default() }).await
     }
 
     pub async fn start_with(params: DeployParams) -> Self {
