@@ -346,3 +346,30 @@ async fn every_sky_action_prepares_in_two_http_requests() {
         assert!(requests.len() <= 2, "{args:?} took {} HTTP requests: {requests:?}", requests.len());
     }
 }
+
+#[tokio::test]
+async fn a_delegate_votes_for_protego_through_a_v3_vote_delegate() {
+    use defender::chain::bindings::{SkyVoteDelegate, SkyVoteDelegateFactory};
+    let cli = Cli::start_sky(SignWith::EnvKey).await;
+    let chain = &cli.chain;
+    let (delegate, holder) = (chain.holder(2), chain.holder(0));
+    let factory = cli.addr(keys::VOTE_DELEGATE_FACTORY);
+    chain.ok(delegate, factory, SkyVoteDelegateFactory::createCall {}).await;
+    let contract = chain.read(factory, SkyVoteDelegateFactory::delegatesCall(delegate)).await;
+    // A holder stakes SKY with the delegate; there is no IOU to get back.
+    chain.ok(holder, cli.addr(keys::MCD_GOV), approveAmountCall { guy: contract, wad: wad(50) }).await;
+    chain.ok(holder, contract, SkyVoteDelegate::lockCall { wad: wad(50) }).await;
+    assert_eq!(chain.read(contract, SkyVoteDelegate::stakeCall(holder)).await, wad(50));
+
+    let contract_text = contract.to_string();
+    cli.refused(
+        0,
+        &["vote", "--protego", "--delegate", &contract_text, "--yes"],
+        3,
+        "only its delegate can vote",
+    )
+    .await;
+    cli.ok(2, &["vote", "--protego", "--delegate", &contract_text, "--yes"]);
+    let protego = cli.addr(keys::MCD_PROTEGO);
+    assert_eq!(chain.read(cli.addr(keys::MCD_ADM), Chief::approvalsCall(protego)).await, wad(50));
+}

@@ -247,6 +247,23 @@ mod tests {
     }
 
     #[test]
+    fn a_vote_for_protego_on_mainnet_carries_the_atlas_rule_without_refusing() {
+        let mut s = sky();
+        s.at.protego = Address::repeat_byte(0x70);
+        s.user.chiefDeposits = U256::from(5);
+        let ballot = Ballot { named: vec![s.at.protego], ..Ballot::default() };
+        let voter = || Voter::Chief { lock: None, approve_max: false };
+        let mainnet = plan(&s, 1, Address::ZERO, &ballot, voter()).unwrap();
+        assert!(mainnet.warnings.iter().any(|w| w.contains("A.1.10.5.3")), "{:?}", mainnet.warnings);
+        let devnet = plan(&s, 31337, Address::ZERO, &ballot, voter()).unwrap();
+        assert!(!devnet.warnings.iter().any(|w| w.contains("A.1.10.5.3")));
+        let spell = Address::repeat_byte(0x05);
+        let drop_spell = Ballot { named: vec![spell], drop_spells: vec![spell], ..Ballot::default() };
+        let warned = plan(&s, 1, Address::ZERO, &drop_spell, voter()).unwrap();
+        assert!(warned.warnings.iter().any(|w| w.contains("Core GovOps")));
+    }
+
+    #[test]
     fn add_keeps_the_current_slate() {
         let mut s = sky();
         let (old, new) = (Address::repeat_byte(0x33), Address::repeat_byte(0x11));
