@@ -373,3 +373,36 @@ async fn a_delegate_votes_for_protego_through_a_v3_vote_delegate() {
     let protego = cli.addr(keys::MCD_PROTEGO);
     assert_eq!(chain.read(cli.addr(keys::MCD_ADM), Chief::approvalsCall(protego)).await, wad(50));
 }
+
+#[tokio::test]
+async fn once_protego_is_the_hat_cancel_drops_every_open_plan_in_one_transaction() {
+    use defender::chain::bindings::{DSPause, DssExec};
+    let cli = Cli::start_sky(SignWith::EnvKey).await;
+    let chain = &cli.chain;
+    let (chief, pause) = (cli.addr(keys::MCD_ADM), cli.addr(keys::MCD_PAUSE));
+    let attacker = chain.holder(0);
+
+    // The attacker lifts a minting spell and plots it.
+    let spell = chain.mint_spell(attacker, attacker, wad(1_000_000)).await;
+    lock_and_vote(chain, attacker, wad(100), vec![spell]).await;
+    chain.ok(attacker, chief, Chief::liftCall { whom: spell }).await;
+    chain.ok(attacker, spell, DssExec::scheduleCall {}).await;
+    let plan = common::plan_of(chain, spell).await;
+    assert!(chain.read(pause, DSPause::plansCall(plan.id())).await);
+
+    // No route yet: refused with the way to open one.
+    cli.refused(2, &["cancel", "--all", "--yes"], 3, "`defender vote --protego --lock 101`").await;
+    cli.ok(2, &["vote", "--protego", "--lock", "1000", "--yes"]);
+    mine(chain, 10).await;
+    cli.ok(2, &["lift", "--protego", "--yes"]);
+    let out: serde_json::Value =
+        serde_json::from_str(&cli.ok(5, &["cancel", "--all", "--yes", "--json"])).unwrap();
+    let txs = out["preview"]["transactions"].as_array().unwrap();
+    assert_eq!(txs.len(), 1, "one drop((address,bytes32,bytes,uint256)[]) for every plan");
+    assert_eq!(
+        txs[0]["to"].as_str().unwrap().to_lowercase(),
+        cli.addr(keys::MCD_PROTEGO).to_string().to_lowercase()
+    );
+    assert!(!chain.read(pause, DSPause::plansCall(plan.id())).await, "the plan is gone");
+    cli.refused(5, &["cancel", "--all", "--yes"], 3, "nothing to cancel").await;
+}

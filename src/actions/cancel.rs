@@ -5,7 +5,8 @@ use alloy::primitives::{Address, U256};
 
 use super::{Call, Plan, PlanResult, date, refuse};
 use crate::chain::bindings::DssDefender;
-use crate::chain::governance::LiftWindow;
+use crate::chain::bindings::{Protego, overloads::protegoDropPlansCall};
+use crate::chain::governance::{CancelRoute, LiftWindow};
 use crate::chain::pause_log::{PlanKey, PlanState, QueuedPlan};
 use crate::chain::snapshot::Snapshot;
 use crate::units::format_duration;
@@ -13,6 +14,9 @@ use crate::units::format_duration;
 /// Why the defender cannot cancel right now, if it cannot.
 pub fn not_canceling(s: &Snapshot) -> Option<String> {
     let d = &s.defender;
+    if s.cancel_route() == CancelRoute::Protego {
+        return None;
+    }
     if !s.has_defender() {
         if s.at.protego != Address::ZERO {
             return Some(open_protego(s));
@@ -39,10 +43,12 @@ pub fn not_canceling(s: &Snapshot) -> Option<String> {
 /// The shortest way to open Protego's route, with the commands.
 pub fn open_protego(s: &Snapshot) -> String {
     let t = super::Tokens::voting(s);
-    if s.gov.hat == s.at.protego {
-        return "Protego is the hat: drop the plans through it with `defender cancel` once this defender \
-                supports Protego's drop route"
-            .into();
+    if let CancelRoute::DropSpell(spell) = s.cancel_route() {
+        return format!(
+            "the drop spell {spell} is the hat: its schedule() drops its own plan; dropping through drop \
+             spells is not in this defender yet, and `defender vote --protego` then `defender lift --protego` \
+             opens the route for every plan"
+        );
     }
     // Whole tokens, rounded up, so the command can be typed as it stands.
     let unit = U256::from(10).pow(U256::from(t.decimals));
@@ -92,6 +98,9 @@ pub fn plan_all(s: &Snapshot, queue: &[QueuedPlan]) -> PlanResult {
 }
 
 fn build<'a>(s: &Snapshot, keys: impl Iterator<Item = &'a PlanKey>) -> Plan {
+    if s.cancel_route() == CancelRoute::Protego {
+        return through_protego(s, keys.collect());
+    }
     let calls: Vec<Call> = keys
         .map(|k| {
             let eta: u64 = k.eta.saturating_to();
@@ -121,6 +130,33 @@ fn build<'a>(s: &Snapshot, keys: impl Iterator<Item = &'a PlanKey>) -> Plan {
             format_duration(until.saturating_sub(s.now()))
         )],
         calls,
+        irreversible: false,
+    }
+}
+
+/// Protego is the hat: one `drop(Plan[])` for every plan, their fields as the pause's plot
+/// LogNotes gave them.
+fn through_protego(s: &Snapshot, keys: Vec<&PlanKey>) -> Plan {
+    let plans: Vec<Protego::Plan> = keys
+        .iter()
+        .map(|k| Protego::Plan { usr: k.usr, tag: k.tag, fax: k.fax.clone(), eta: k.eta })
+        .collect();
+    let ids: Vec<String> = keys.iter().map(|k| k.id().to_string()).collect();
+    let count = plans.len();
+    let plural = if count == 1 { "" } else { "s" };
+    Plan {
+        action: "cancel",
+        summary: format!("drop {count} queued plan{plural} through Protego (it is the hat)"),
+        calls: vec![Call::new(
+            format!("drop {count} plan{plural} through Protego: {}", ids.join(", ")),
+            s.at.protego,
+            protegoDropPlansCall { plans },
+        )],
+        warnings: vec![
+            "while Protego is the hat anyone can drop any plan, legitimate ones included; the attacker can \
+             take the hat back once it out-votes Protego and the lift cooldown allows"
+                .into(),
+        ],
         irreversible: false,
     }
 }

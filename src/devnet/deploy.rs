@@ -89,15 +89,7 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
 }
 
 async fn deploy_mip91(provider: &DynProvider, params: &DeployParams) -> Result<Deployment> {
-    let accounts = provider.get_accounts().await.context("cannot list the node's accounts")?;
-    ensure!(
-        accounts.len() > params.holders && accounts.len() >= 10,
-        "the node has {} unlocked accounts; the devnet needs anvil's 10 test accounts",
-        accounts.len()
-    );
-    let deployer = accounts[9];
-    let holders = accounts[..params.holders].to_vec();
-    let chain_id = provider.get_chain_id().await?;
+    let (deployer, holders, chain_id) = accounts(provider, params).await?;
     let tx = Sender { provider, from: deployer };
     let p = provider;
 
@@ -126,17 +118,7 @@ async fn deploy_mip91(provider: &DynProvider, params: &DeployParams) -> Result<D
     let pause_proxy = crate::chain::bindings::DSPause::new(pause_addr, p).proxy().call().await?;
 
     // Emergency shutdown: End stand-in and ESM v2 over the pause proxy.
-    let end_addr = tx.create(bytecode::END, Vec::new(), "End").await?;
-    let end = End::new(end_addr, p);
-    let esm_addr = tx
-        .create(bytecode::ESM, (mkr, end_addr, pause_proxy, params.esm_min).abi_encode_params(), "ESM")
-        .await?;
-    let esm = ESM::new(esm_addr, p);
-    tx.call(end_addr, end.rely(esm_addr).calldata(), "End.rely(ESM)").await?;
-    tx.call(end_addr, end.rely(pause_proxy).calldata(), "End.rely(pause proxy)").await?;
-    tx.call(end_addr, end.deny(deployer).calldata(), "End.deny(deployer)").await?;
-    tx.call(esm_addr, esm.rely(pause_proxy).calldata(), "ESM.rely(pause proxy)").await?;
-    tx.call(esm_addr, esm.deny(deployer).calldata(), "ESM.deny(deployer)").await?;
+    let (end_addr, esm_addr) = deploy_esm(&tx, mkr, pause_proxy, params.esm_min).await?;
 
     // The chainlog, then the first defender instance through the factory.
     let chainlog_addr = tx.create(bytecode::CHAIN_LOG, Vec::new(), "ChainLog").await?;
@@ -226,6 +208,42 @@ async fn deploy_mip91(provider: &DynProvider, params: &DeployParams) -> Result<D
 
     let block = provider.get_block_number().await?;
     Ok(Deployment { book, deployer, holders, default_spell, block })
+}
+
+/// The deployer (anvil's account 9), the first `params.holders` accounts, and the chain id.
+pub(crate) async fn accounts(
+    provider: &DynProvider,
+    params: &DeployParams,
+) -> Result<(Address, Vec<Address>, u64)> {
+    let accounts = provider.get_accounts().await.context("cannot list the node's accounts")?;
+    ensure!(
+        accounts.len() > params.holders && accounts.len() >= 10,
+        "the node has {} unlocked accounts; the devnet needs anvil's 10 test accounts",
+        accounts.len()
+    );
+    Ok((accounts[9], accounts[..params.holders].to_vec(), provider.get_chain_id().await?))
+}
+
+/// End and ESM v2 taking `gem`, both answering to the pause proxy; `min` 2^256-1 switches the
+/// ESM off as mainnet did in 2025. Returns (End, ESM).
+pub(crate) async fn deploy_esm(
+    tx: &Sender<'_>,
+    gem: Address,
+    pause_proxy: Address,
+    min: U256,
+) -> Result<(Address, Address)> {
+    let (p, deployer) = (tx.provider, tx.from);
+    let end_addr = tx.create(bytecode::END, Vec::new(), "End").await?;
+    let end = End::new(end_addr, p);
+    let esm_addr =
+        tx.create(bytecode::ESM, (gem, end_addr, pause_proxy, min).abi_encode_params(), "ESM").await?;
+    let esm = ESM::new(esm_addr, p);
+    tx.call(end_addr, end.rely(esm_addr).calldata(), "End.rely(ESM)").await?;
+    tx.call(end_addr, end.rely(pause_proxy).calldata(), "End.rely(pause proxy)").await?;
+    tx.call(end_addr, end.deny(deployer).calldata(), "End.deny(deployer)").await?;
+    tx.call(esm_addr, esm.rely(pause_proxy).calldata(), "ESM.rely(pause proxy)").await?;
+    tx.call(esm_addr, esm.deny(deployer).calldata(), "ESM.deny(deployer)").await?;
+    Ok((end_addr, esm_addr))
 }
 
 /// DSChief 1.2 with its IOU, launched as on mainnet: 80,000 MKR on the empty address, then

@@ -8,12 +8,12 @@
 use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::sol_types::{SolCall, SolValue};
-use anyhow::{Context, Result, ensure};
+use anyhow::Result;
 
-use super::deploy::{DeployParams, Deployment, Sender, deploy_ds_chief, symbol};
+use super::deploy::{DeployParams, Deployment, Sender, accounts, deploy_ds_chief, deploy_esm, symbol};
 use crate::chain::addresses::{AddressBook, chainlog_key, keys};
 use crate::chain::bindings::overloads::{approveAmountCall, mintToCall, skyChiefVoteYaysCall};
-use crate::chain::bindings::{ChainLog, Chief, DSChief, DSPause, DSToken, ESM, End, MkrSky, Sky, bytecode};
+use crate::chain::bindings::{ChainLog, Chief, DSChief, DSPause, DSToken, MkrSky, Sky, bytecode};
 use crate::units::WAD;
 
 /// Mainnet's figures: 24,000 SKY per MKR, the fee since March 2026, the new Chief's settings.
@@ -32,15 +32,7 @@ fn tokens(n: u64) -> U256 {
 }
 
 pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Deployment> {
-    let accounts = provider.get_accounts().await.context("cannot list the node's accounts")?;
-    ensure!(
-        accounts.len() > params.holders && accounts.len() >= 10,
-        "the node has {} unlocked accounts; the devnet needs anvil's 10 test accounts",
-        accounts.len()
-    );
-    let deployer = accounts[9];
-    let holders = accounts[..params.holders].to_vec();
-    let chain_id = provider.get_chain_id().await?;
+    let (deployer, holders, chain_id) = accounts(provider, params).await?;
     let tx = Sender { provider, from: deployer };
     let p = provider;
 
@@ -103,16 +95,7 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
     let protego = tx.create(bytecode::PROTEGO, (pause, chainlog_addr).abi_encode_params(), "Protego").await?;
 
     // The ESM of today: it takes MKR, but its min is 2^256-1, so it never fires.
-    let end_addr = tx.create(bytecode::END, Vec::new(), "End").await?;
-    let end = End::new(end_addr, p);
-    let esm_addr =
-        tx.create(bytecode::ESM, (mkr, end_addr, pause_proxy, U256::MAX).abi_encode_params(), "ESM").await?;
-    let esm = ESM::new(esm_addr, p);
-    tx.call(end_addr, end.rely(esm_addr).calldata(), "End.rely(ESM)").await?;
-    tx.call(end_addr, end.rely(pause_proxy).calldata(), "End.rely(pause proxy)").await?;
-    tx.call(end_addr, end.deny(deployer).calldata(), "End.deny(deployer)").await?;
-    tx.call(esm_addr, esm.rely(pause_proxy).calldata(), "ESM.rely(pause proxy)").await?;
-    tx.call(esm_addr, esm.deny(deployer).calldata(), "ESM.deny(deployer)").await?;
+    let (end_addr, esm_addr) = deploy_esm(&tx, mkr, pause_proxy, U256::MAX).await?;
 
     let delegates = tx
         .create(

@@ -154,6 +154,10 @@ fn show(value: &DynSolValue, name: &str, ctx: &Context<'_>, units: &(String, u8)
             let shown: Vec<String> = items.iter().map(|v| show(v, "", ctx, units)).collect();
             format!("[{}]", shown.join(", "))
         }
+        DynSolValue::Tuple(items) => {
+            let shown: Vec<String> = items.iter().map(|v| show(v, "", ctx, units)).collect();
+            format!("({})", shown.join(", "))
+        }
         other => format!("{other:?}"),
     }
 }
