@@ -228,18 +228,17 @@ async fn on_the_sky_layout_it_follows_the_hat_and_drops_every_open_plan_once_pro
     let old = sky_plot(&chain, attacker, wad(100)).await;
     let upstream = chain.anvil.url().trim_start_matches("http://").parse().unwrap();
     let proxy = RpcProxy::start(upstream).await.unwrap();
-    let watcher = watch(&chain, &proxy.url(), 6, &["--deploy-drop-spells"]).await;
+    let watcher = watch(&chain, &proxy.url(), 6, &[]).await;
     let is = |value: &serde_json::Value, address: Address| {
         value.as_str().and_then(|a| a.parse().ok()) == Some(address)
     };
     watcher.wait_for(|l| l["event"] == "hat").await;
 
-    // A plot while the attacker holds the hat: the commands to run, and a drop spell for it.
+    // A plot while the attacker holds the hat: the commands to run.
     let new = sky_plot(&chain, attacker, U256::ZERO).await;
     let new_id = new.id().to_string();
     let cannot = watcher.wait_for(|l| l["event"] == "cannot" && l["plan"] == new_id.as_str()).await;
     assert!(cannot["reason"].as_str().unwrap().contains("`defender vote --protego --lock 101`"), "{cannot}");
-    watcher.wait_for(|l| l["event"] == "deploy" && l["plan"] == new_id.as_str() && l["ok"] == true).await;
     watcher.wait_for(|l| l["event"] == "cooldown" && l["open"] == false).await;
 
     // Protego comes within 10% of the hat, then the cooldown ends: both said at once.
@@ -269,4 +268,27 @@ async fn on_the_sky_layout_it_follows_the_hat_and_drops_every_open_plan_once_pro
     let sent = chain.provider.get_transaction_count(watcher_account).await.unwrap() - sent_before;
     assert_eq!(sent, 1, "both plans in one drop(Plan[]), and never a second one");
     assert_eq!(watcher.count("cancel"), 2);
+}
+
+/// `--deploy-drop-spells`: each new plot gets its drop spell at once, and only one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_deploy_drop_spells_each_new_plot_gets_one_drop_spell() {
+    use alloy::primitives::U256;
+    let chain = Chain::start_sky().await;
+    let attacker = chain.holder(0);
+    sky_plot(&chain, attacker, wad(100)).await;
+    // The watcher's first look covers the head block: the earlier plot must be below it.
+    mine(&chain, 1).await;
+    let watcher = watch(&chain, chain.anvil.url(), 6, &["--deploy-drop-spells"]).await;
+    let plan = sky_plot(&chain, attacker, U256::ZERO).await;
+    let id = plan.id().to_string();
+    watcher.wait_for(|l| l["event"] == "deploy" && l["plan"] == id.as_str() && l["ok"] == true).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let protego = chain.addr(keys::MCD_PROTEGO);
+    let filter = alloy::rpc::types::Filter::new().address(protego);
+    let deploys = chain.provider.get_logs(&filter).await.unwrap();
+    assert_eq!(deploys.len(), 1, "one drop spell, for the new plot only: {deploys:?}");
+    let lines: Vec<_> =
+        watcher.lines.lock().unwrap().iter().filter(|l| l["event"] == "deploy").cloned().collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
 }

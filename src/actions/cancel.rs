@@ -212,12 +212,21 @@ pub fn closed(s: &Snapshot, wanted: &[&QueuedPlan]) -> String {
         _ => String::new(),
     };
     let why = if s.has_defender() { "the defender is not canceling" } else { "there is no dss-defender" };
+    // Already ahead, only the lift is missing; otherwise the votes first.
+    let open_with = |approvals: U256, vote: String, lift: String| {
+        if approvals > s.gov.hatApprovals {
+            format!("`{lift}`{from}")
+        } else {
+            format!("`{vote} --lock {}`, then `{lift}`{from}", short(approvals))
+        }
+    };
+    let relation = |approvals: U256| if approvals > s.gov.hatApprovals { "more than" } else { "of" };
     let mut text = format!(
-        "no route to drop plans is open: {why}, and Protego has {} of the hat's {}: \
-         `defender vote --protego --lock {}`, then `defender lift --protego`{from}",
+        "no route to drop plans is open: {why}, and Protego has {} {} the hat's {}: {}",
         t.fmt(s.gov.protegoApprovals),
+        relation(s.gov.protegoApprovals),
         t.fmt(s.gov.hatApprovals),
-        short(s.gov.protegoApprovals)
+        open_with(s.gov.protegoApprovals, "defender vote --protego".into(), "defender lift --protego".into())
     );
     // A single plan's drop spell may be closer to the hat than Protego.
     let best = wanted
@@ -226,14 +235,15 @@ pub fn closed(s: &Snapshot, wanted: &[&QueuedPlan]) -> String {
         .max_by_key(|(_, d)| d.approvals);
     match best {
         Some((plan, spell)) if spell.approvals > s.gov.protegoApprovals => text.push_str(&format!(
-            "; or, closer: the drop spell {} for plan {} has {}: `defender vote --spell {} --lock {}`, then \
-             `defender lift --spell {}`{from}, then `defender cancel {}`",
+            "; or, closer: the drop spell {} for plan {} has {}: {}, then `defender cancel {}`",
             spell.address,
             plan.id,
             t.fmt(spell.approvals),
-            spell.address,
-            short(spell.approvals),
-            spell.address,
+            open_with(
+                spell.approvals,
+                format!("defender vote --spell {}", spell.address),
+                format!("defender lift --spell {}", spell.address)
+            ),
             plan.id
         )),
         Some(_) => {}
@@ -243,4 +253,43 @@ pub fn closed(s: &Snapshot, wanted: &[&QueuedPlan]) -> String {
         None => {}
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sky(hat: u64, protego: u64) -> Snapshot {
+        let mut s = Snapshot::default();
+        s.gov.chiefKind = U256::from(2);
+        s.gov.decimals = U256::from(18);
+        s.gov.symbol = alloy::sol_types::SolValue::abi_encode(&"SKY".to_string()).into();
+        s.gov.liftCooldown = U256::from(10);
+        s.gov.last = U256::from(100);
+        s.block.number = U256::from(104);
+        s.gov.chiefLive = U256::from(1);
+        s.at.protego = Address::repeat_byte(0x77);
+        s.gov.hat = Address::repeat_byte(0xaa);
+        s.gov.hatApprovals = U256::from(hat) * crate::units::WAD;
+        s.gov.protegoApprovals = U256::from(protego) * crate::units::WAD;
+        s
+    }
+
+    #[test]
+    fn a_closed_route_says_the_shortest_way_in() {
+        let behind = closed(&sky(9_000, 1_200), &[]);
+        assert!(
+            behind.contains(
+                "`defender vote --protego --lock 7801`, then `defender lift --protego` from block 111"
+            ),
+            "{behind}"
+        );
+        // Protego already leads: only the lift is missing.
+        let ahead = closed(&sky(4_800, 6_300), &[]);
+        assert!(ahead.contains("more than the hat's"), "{ahead}");
+        assert!(
+            ahead.contains(": `defender lift --protego` from block 111") && !ahead.contains("--lock"),
+            "{ahead}"
+        );
+    }
 }

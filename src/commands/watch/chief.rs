@@ -62,6 +62,9 @@ impl ChiefWatch {
     }
 
     fn name(&self, s: &Snapshot, address: Address) -> String {
+        if address.is_zero() {
+            return "nobody (address zero)".into();
+        }
         if address == s.at.protego && !address.is_zero() {
             return format!("Protego {address}");
         }

@@ -64,8 +64,8 @@ struct Watch<'a> {
     last: Option<u64>,
     /// Plans already dropped (or alerted on): never acted on twice.
     handled: HashSet<B256>,
-    /// Plans a drop spell was deployed for (or alerted on, in a dry run).
-    deployed: HashSet<B256>,
+    /// Plans alerted on while no route was open: said once, and dropped once a route opens.
+    alerted: HashSet<B256>,
     deploy_drop_spells: bool,
     chief: ChiefWatch,
     /// Whether a Protego route was open at the last look.
@@ -81,7 +81,7 @@ pub async fn run(cli: &crate::cli::Cli, args: &WatchArgs) -> Result<ExitCode> {
         dry_run,
         last: args.from_block.map(|b| b.saturating_sub(1)),
         handled: HashSet::new(),
-        deployed: HashSet::new(),
+        alerted: HashSet::new(),
         deploy_drop_spells: args.deploy_drop_spells,
         chief: ChiefWatch::new(args.margin),
         route_open: false,
@@ -237,7 +237,7 @@ impl Watch<'_> {
             }
         }
         let fresh: Vec<&QueuedPlan> =
-            new.open().filter(|p| !self.handled.contains(&p.id) && !self.deployed.contains(&p.id)).collect();
+            new.open().filter(|p| !self.handled.contains(&p.id) && !self.alerted.contains(&p.id)).collect();
         for plan in &fresh {
             self.plotted(plan, s.now(), look);
         }
@@ -268,10 +268,13 @@ impl Watch<'_> {
                         json!({ "plan": plan.id, "reason": reason }),
                         &format!("cannot drop {} yet: {reason}", plan.id),
                     );
-                    if self.deploy_drop_spells && !s.at.protego.is_zero() {
+                    if s.at.protego.is_zero() {
+                        // MIP91's world: nothing else will open a route for it.
+                        self.handled.insert(plan.id);
+                    } else if self.deploy_drop_spells {
                         self.deploy(&prepared, plan).await?;
                     } else {
-                        self.handled.insert(plan.id);
+                        self.alerted.insert(plan.id);
                     }
                 }
             }
@@ -325,7 +328,7 @@ impl Watch<'_> {
 
     /// Deploys a drop spell for `plan` unless it has one.
     async fn deploy(&mut self, prepared: &Prepared, plan: &QueuedPlan) -> Result<()> {
-        self.deployed.insert(plan.id);
+        self.alerted.insert(plan.id);
         if !plan.drop_spells.is_empty() {
             return Ok(());
         }
@@ -356,7 +359,7 @@ impl Watch<'_> {
                 Ok(())
             }
             Err(e) => {
-                self.deployed.remove(&plan.id);
+                self.alerted.remove(&plan.id);
                 Err(e)
             }
         }
