@@ -70,6 +70,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub dry_run: bool,
 
+    /// Read the pause's whole history from the chain: neither use nor update the log cache
+    /// (~/.cache/defender, or $DEFENDER_CACHE_DIR).
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+
     /// Do not ask for confirmation (irreversible actions also need --burn).
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
@@ -111,8 +116,10 @@ pub enum Command {
     Status(StatusArgs),
     /// Plans queued in DSPause: spell, eta, state (pending, executable, dropped, executed).
     Queue(crate::commands::queue::QueueArgs),
-    /// Cancel queued plans through the defender while it is canceling (ids, spells, or --all).
-    Cancel(crate::commands::queue::CancelArgs),
+    /// Drop queued plans through the open route: the defender, Protego, or the hat's drop spell.
+    Cancel(crate::commands::cancel::CancelArgs),
+    /// Deploy a Protego drop spell for each plan (reusing existing ones), for voters to lift.
+    DropSpell(crate::commands::drop_spell::DropSpellArgs),
     /// Approve if needed, then deposit into the defender (AMOUNT: 1.5, 50000, all).
     Deposit(actions::DepositArgs),
     /// Follow the pause and cancel every new plot while the defender is canceling.

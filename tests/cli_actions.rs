@@ -113,10 +113,10 @@ async fn cancel_by_spell_and_by_plan_id() {
     let spell = first.spell.to_string();
     cli.ok(6, &["cancel", &spell, "--yes"]);
     assert!(!cli.chain.read(cli.addr(keys::MCD_PAUSE), DSPause::plansCall(first.id())).await);
-    cli.refused(6, &["cancel", &spell, "--yes"], 3, "is not queued").await;
-    cli.refused(6, &["cancel", &format!("{}", first.id()), "--yes"], 3, "is not queued").await;
+    cli.refused(6, &["cancel", &spell, "--yes"], 3, "no longer queued").await;
+    cli.refused(6, &["cancel", &format!("{}", first.id()), "--yes"], 3, "no longer queued").await;
     let unknown = format!("0x{}", "ab".repeat(32));
-    cli.refused(6, &["cancel", &unknown, "--yes"], 2, "was ever plotted").await;
+    cli.refused(6, &["cancel", &unknown, "--yes"], 2, "was plotted").await;
     // A mixed-case address with a broken checksum is refused, not guessed at.
     let mut bad = first.spell.to_checksum(None);
     let flip = bad.char_indices().skip(2).find(|(_, c)| c.is_ascii_alphabetic()).unwrap().0;

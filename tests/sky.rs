@@ -247,7 +247,7 @@ async fn bad_input_on_the_sky_layout_is_refused_and_nothing_is_sent() {
     .await;
     cli.refused(6, &["convert", "1", "--yes"], 3, "you have no MKR in your wallet").await;
     cli.refused(1, &["free", "1", "--yes"], 3, "you have no SKY locked in the chief").await;
-    cli.refused(1, &["cancel", "--all", "--yes"], 3, "`defender vote --protego --lock").await;
+    cli.refused(1, &["cancel", "--all", "--yes"], 3, "nothing to cancel: no plan is queued").await;
 
     // A lift waiting in the node's pending block: free would land in it and revert.
     cli.ok(1, &["vote", "--protego", "--lock", "10", "--yes"]);

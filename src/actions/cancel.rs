@@ -1,35 +1,47 @@
-//! cancel: drop queued plans through the defender while it is canceling (MIP91c2).
-//! Anyone may do it; every plan is its own transaction, so one failure spares the others.
+//! cancel: drop queued plans through whichever route the chain has open (chain/governance.rs
+//! says which): the live dss-defender while it is canceling (MIP91c2, one transaction per
+//! plan so one failure spares the others), Protego while it is the hat (one `drop(Plan[])`),
+//! or the hat's own drop spell (`schedule()`, which drops its one plan at once).
+//!
+//! Every plan's fields are the ones its plot's LogNote gave (chain/pause_log), and only
+//! plans `plans(id)` still calls queued are sent: Protego emits `Drop` even for a plan that is
+//! already gone, so a drop that changes nothing would look like success.
 
 use alloy::primitives::{Address, U256};
 
-use super::{Call, Plan, PlanResult, date, refuse};
-use crate::chain::bindings::DssDefender;
+use super::{Call, Plan, PlanResult, Tokens, date, refuse};
+use crate::chain::bindings::{DssDefender, DssExec};
 use crate::chain::bindings::{Protego, overloads::protegoDropPlansCall};
 use crate::chain::governance::{CancelRoute, LiftWindow};
-use crate::chain::pause_log::{PlanKey, PlanState, QueuedPlan};
+use crate::chain::pause_log::{Queue, QueuedPlan};
 use crate::chain::snapshot::Snapshot;
 use crate::units::format_duration;
 
-/// Why the defender cannot cancel right now, if it cannot.
+/// Which plans the user asked to cancel.
+pub enum Targets<'a> {
+    /// Every open plan, except the defender's own default spell.
+    All,
+    /// These plans, as the queue knows them.
+    Named(Vec<&'a QueuedPlan>),
+}
+
+/// Why the defender cannot cancel right now, if it cannot (MIP91's world, for `watch`).
 pub fn not_canceling(s: &Snapshot) -> Option<String> {
     let d = &s.defender;
-    if s.cancel_route() == CancelRoute::Protego {
+    if !matches!(s.cancel_route(), CancelRoute::Closed) {
         return None;
     }
     if !s.has_defender() {
-        if s.at.protego != Address::ZERO {
-            return Some(open_protego(s));
-        }
-        return Some("there is no dss-defender on this chain (MCD_DEFENDER)".into());
-    }
-    if d.canceling {
-        return None;
+        return Some(if s.at.protego != Address::ZERO {
+            closed(s, &[])
+        } else {
+            "there is no dss-defender on this chain (MCD_DEFENDER)".into()
+        });
     }
     Some(if d.live != U256::from(1) {
         "the defender instance is caged: it can no longer cancel".into()
     } else if d.activatedAt.is_zero() {
-        let tokens = super::Tokens::voting(s);
+        let tokens = Tokens::voting(s);
         format!(
             "the defender is not activated: it holds {} of the {} threshold; deposit to activate it",
             tokens.fmt(d.total),
@@ -40,83 +52,61 @@ pub fn not_canceling(s: &Snapshot) -> Option<String> {
     })
 }
 
-/// The shortest way to open Protego's route, with the commands.
-pub fn open_protego(s: &Snapshot) -> String {
-    let t = super::Tokens::voting(s);
-    if let CancelRoute::DropSpell(spell) = s.cancel_route() {
-        return format!(
-            "the drop spell {spell} is the hat: its schedule() drops its own plan; dropping through drop \
-             spells is not in this defender yet, and `defender vote --protego` then `defender lift --protego` \
-             opens the route for every plan"
-        );
-    }
-    // Whole tokens, rounded up, so the command can be typed as it stands.
-    let unit = U256::from(10).pow(U256::from(t.decimals));
-    let short =
-        (s.gov.hatApprovals + U256::from(1)).saturating_sub(s.gov.protegoApprovals).div_ceil(unit) * unit;
-    let from = match s.lift_window() {
-        LiftWindow::From(block) => format!(" from block {block}"),
-        _ => String::new(),
+/// The plan: the open plans among `targets`, through the route that is open.
+pub fn plan(s: &Snapshot, queue: &Queue, targets: &Targets) -> PlanResult {
+    let (wanted, gone): (Vec<&QueuedPlan>, Vec<&QueuedPlan>) = match targets {
+        Targets::All => (
+            queue.open().filter(|p| !(s.has_defender() && p.plotted_by == s.defender.spell)).collect(),
+            Vec::new(),
+        ),
+        Targets::Named(plans) => plans.iter().partition(|p| p.state.is_open()),
     };
-    format!(
-        "no route to drop plans is open: there is no dss-defender, and Protego has {} of the hat's {}: \
-         `defender vote --protego --lock {}`, then `defender lift --protego`{from}",
-        t.fmt(s.gov.protegoApprovals),
-        t.fmt(s.gov.hatApprovals),
-        crate::units::format_token(short, t.decimals)
-    )
+    let gone_note = (!gone.is_empty()).then(|| {
+        format!(
+            "no longer queued in DSPause, so not sent (already dropped or executed): {}",
+            ids(gone.iter().copied())
+        )
+    });
+    if wanted.is_empty() {
+        return refuse(match gone_note {
+            Some(note) => format!("nothing to cancel: every plan named is {note}"),
+            None => "nothing to cancel: no plan is queued in DSPause".into(),
+        });
+    }
+    let mut plan = match s.cancel_route() {
+        CancelRoute::Defender { until } => through_defender(s, &wanted, until),
+        CancelRoute::Protego => through_protego(s, &wanted),
+        CancelRoute::DropSpell(spell) => through_drop_spell(s, queue, spell, &wanted)?,
+        CancelRoute::Closed if s.at.protego == Address::ZERO => {
+            return refuse(not_canceling(s).unwrap_or_else(|| closed(s, &wanted)));
+        }
+        CancelRoute::Closed => return refuse(closed(s, &wanted)),
+    };
+    plan.warnings.extend(gone_note);
+    Ok(plan)
 }
 
-/// Plans named by the user: every one must still be queued.
-pub fn plan_named(s: &Snapshot, targets: &[PlanKey], queued: &[bool]) -> PlanResult {
-    if let Some(reason) = not_canceling(s) {
-        return refuse(reason);
-    }
-    if let Some(i) = queued.iter().position(|q| !q) {
-        return refuse(format!(
-            "plan {} is not queued in DSPause (already dropped or executed, or never plotted)",
-            targets[i].id()
-        ));
-    }
-    Ok(build(s, targets.iter()))
+fn ids<'a>(plans: impl Iterator<Item = &'a QueuedPlan>) -> String {
+    plans.map(|p| p.id.to_string()).collect::<Vec<_>>().join(", ")
 }
 
-/// Every open plan of the queue, except the defender's own default spell.
-pub fn plan_all(s: &Snapshot, queue: &[QueuedPlan]) -> PlanResult {
-    if let Some(reason) = not_canceling(s) {
-        return refuse(reason);
-    }
-    let open: Vec<&QueuedPlan> = queue
+fn due(s: &Snapshot, plan: &QueuedPlan) -> String {
+    let eta: u64 = plan.key.eta.saturating_to();
+    if eta > s.now() { format!("due in {}", format_duration(eta - s.now())) } else { "EXECUTABLE NOW".into() }
+}
+
+fn through_defender(s: &Snapshot, wanted: &[&QueuedPlan], until: u64) -> Plan {
+    let calls: Vec<Call> = wanted
         .iter()
-        .filter(|p| matches!(p.state, PlanState::Pending | PlanState::Executable))
-        .filter(|p| p.plotted_by != s.defender.spell)
-        .collect();
-    if open.is_empty() {
-        return refuse("nothing to cancel: no plan is queued in DSPause");
-    }
-    Ok(build(s, open.iter().map(|p| &p.key)))
-}
-
-fn build<'a>(s: &Snapshot, keys: impl Iterator<Item = &'a PlanKey>) -> Plan {
-    if s.cancel_route() == CancelRoute::Protego {
-        return through_protego(s, keys.collect());
-    }
-    let calls: Vec<Call> = keys
-        .map(|k| {
-            let eta: u64 = k.eta.saturating_to();
-            let when = if eta > s.now() {
-                format!("due in {}", format_duration(eta - s.now()))
-            } else {
-                "EXECUTABLE NOW".into()
-            };
+        .map(|p| {
+            let k = &p.key;
             Call::new(
-                format!("cancel plan {} ({when})", k.id()),
+                format!("cancel plan {} ({})", p.id, due(s, p)),
                 s.at.defender,
                 DssDefender::cancelCall { usr: k.usr, tag: k.tag, fax: k.fax.clone(), eta: k.eta },
             )
         })
         .collect();
-    let until = s.canceling_until().unwrap_or_default();
     Plan {
         action: "cancel",
         summary: format!(
@@ -134,21 +124,22 @@ fn build<'a>(s: &Snapshot, keys: impl Iterator<Item = &'a PlanKey>) -> Plan {
     }
 }
 
-/// Protego is the hat: one `drop(Plan[])` for every plan, their fields as the pause's plot
-/// LogNotes gave them.
-fn through_protego(s: &Snapshot, keys: Vec<&PlanKey>) -> Plan {
-    let plans: Vec<Protego::Plan> = keys
+/// Protego is the hat: one `drop(Plan[])` for every plan.
+fn through_protego(s: &Snapshot, wanted: &[&QueuedPlan]) -> Plan {
+    let plans: Vec<Protego::Plan> = wanted
         .iter()
-        .map(|k| Protego::Plan { usr: k.usr, tag: k.tag, fax: k.fax.clone(), eta: k.eta })
+        .map(|p| Protego::Plan { usr: p.key.usr, tag: p.key.tag, fax: p.key.fax.clone(), eta: p.key.eta })
         .collect();
-    let ids: Vec<String> = keys.iter().map(|k| k.id().to_string()).collect();
     let count = plans.len();
     let plural = if count == 1 { "" } else { "s" };
+    let soonest = wanted.iter().min_by_key(|p| p.key.eta).map(|p| due(s, p)).unwrap_or_default();
     Plan {
         action: "cancel",
-        summary: format!("drop {count} queued plan{plural} through Protego (it is the hat)"),
+        summary: format!(
+            "drop {count} queued plan{plural} through Protego (it is the hat; the first {soonest})"
+        ),
         calls: vec![Call::new(
-            format!("drop {count} plan{plural} through Protego: {}", ids.join(", ")),
+            format!("drop {count} plan{plural} through Protego: {}", ids(wanted.iter().copied())),
             s.at.protego,
             protegoDropPlansCall { plans },
         )],
@@ -159,4 +150,97 @@ fn through_protego(s: &Snapshot, keys: Vec<&PlanKey>) -> Plan {
         ],
         irreversible: false,
     }
+}
+
+/// A drop spell is the hat: its `schedule()` drops its own plan, and only that one.
+fn through_drop_spell(s: &Snapshot, queue: &Queue, hat: Address, wanted: &[&QueuedPlan]) -> PlanResult {
+    let Some(own) = queue.plan_of_drop_spell(hat) else {
+        return refuse(format!(
+            "the hat {hat} names Protego but drops no plan plotted in DSPause since block {}: {}",
+            queue.read.from_block,
+            closed(s, wanted)
+        ));
+    };
+    if !own.state.is_open() {
+        return refuse(format!(
+            "the hat is the drop spell for plan {}, which is already gone; it can drop nothing else: {}",
+            own.id,
+            closed(s, wanted)
+        ));
+    }
+    if !wanted.iter().any(|p| p.id == own.id) {
+        return refuse(format!(
+            "the hat is the drop spell {hat} for plan {} only; it cannot drop {}: {}",
+            own.id,
+            ids(wanted.iter().copied()),
+            closed(s, wanted)
+        ));
+    }
+    let others: Vec<&QueuedPlan> = wanted.iter().copied().filter(|p| p.id != own.id).collect();
+    let mut warnings = Vec::new();
+    if !others.is_empty() {
+        warnings.push(format!(
+            "not dropped by this transaction: {}; the hat's drop spell drops only its own plan. \
+             `defender drop-spell` then a vote and a lift for each, or `defender vote --protego` and \
+             `defender lift --protego` for all of them at once",
+            ids(others.iter().copied())
+        ));
+    }
+    Ok(Plan {
+        action: "cancel",
+        summary: format!(
+            "drop plan {} through its drop spell {hat} (it is the hat; {})",
+            own.id,
+            due(s, own)
+        ),
+        calls: vec![Call::new(
+            format!("schedule() the drop spell: drops plan {} at once", own.id),
+            hat,
+            DssExec::scheduleCall {},
+        )],
+        warnings,
+        irreversible: false,
+    })
+}
+
+/// No route is open: the shortest way to open one, with the commands to type.
+pub fn closed(s: &Snapshot, wanted: &[&QueuedPlan]) -> String {
+    let t = Tokens::voting(s);
+    let short = |approvals: U256| super::lock_to_outvote(s, approvals);
+    let from = match s.lift_window() {
+        LiftWindow::From(block) => format!(" from block {block}"),
+        _ => String::new(),
+    };
+    let why = if s.has_defender() { "the defender is not canceling" } else { "there is no dss-defender" };
+    let mut text = format!(
+        "no route to drop plans is open: {why}, and Protego has {} of the hat's {}: \
+         `defender vote --protego --lock {}`, then `defender lift --protego`{from}",
+        t.fmt(s.gov.protegoApprovals),
+        t.fmt(s.gov.hatApprovals),
+        short(s.gov.protegoApprovals)
+    );
+    // A single plan's drop spell may be closer to the hat than Protego.
+    let best = wanted
+        .iter()
+        .flat_map(|p| p.drop_spells.iter().map(move |d| (p, d)))
+        .max_by_key(|(_, d)| d.approvals);
+    match best {
+        Some((plan, spell)) if spell.approvals > s.gov.protegoApprovals => text.push_str(&format!(
+            "; or, closer: the drop spell {} for plan {} has {}: `defender vote --spell {} --lock {}`, then \
+             `defender lift --spell {}`{from}, then `defender cancel {}`",
+            spell.address,
+            plan.id,
+            t.fmt(spell.approvals),
+            spell.address,
+            short(spell.approvals),
+            spell.address,
+            plan.id
+        )),
+        Some(_) => {}
+        None if !wanted.is_empty() => text.push_str(
+            "; or plan by plan: `defender drop-spell --all`, then a vote and a lift for each drop spell",
+        ),
+        None => {}
+    }
+    text
 }

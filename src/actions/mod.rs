@@ -4,6 +4,7 @@
 pub mod cancel;
 pub mod convert;
 pub mod deposit;
+pub mod drop_spell;
 pub mod esm;
 pub mod free;
 pub mod lift;
@@ -140,6 +141,15 @@ pub(crate) fn approval_if_needed(
             approveAmountCall { guy: spender, wad: amount },
         ),
     })
+}
+
+/// The whole voting tokens `approvals` lack to exceed the hat's, rounded up and written as the
+/// user would type them after `--lock`.
+pub fn lock_to_outvote(s: &Snapshot, approvals: U256) -> String {
+    let decimals = s.decimals();
+    let unit = U256::from(10).pow(U256::from(decimals));
+    let short = (s.gov.hatApprovals + U256::from(1)).saturating_sub(approvals).div_ceil(unit) * unit;
+    format_token(short, decimals).replace(',', "")
 }
 
 /// The unix time `seconds` from the snapshot's block, as a UTC date.

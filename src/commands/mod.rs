@@ -3,8 +3,11 @@
 pub mod accounts;
 pub mod actions;
 pub mod broadcast;
+pub mod cancel;
 pub mod devnet;
 pub mod drill;
+pub mod drop_spell;
+pub mod history;
 pub mod queue;
 pub mod session;
 pub mod sign;
@@ -30,7 +33,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Convert(args) => actions::convert(&cli, args).await,
         Command::Queue(args) => queue::queue(&cli, args).await,
         Command::Accounts(args) => accounts::run(&cli, args).await,
-        Command::Cancel(args) => queue::cancel(&cli, args).await,
+        Command::Cancel(args) => cancel::run(&cli, args).await,
+        Command::DropSpell(args) => drop_spell::run(&cli, args).await,
         Command::Watch(args) => watch::run(&cli, args).await,
         Command::Drill(args) => drill::run(&cli, args, cli.global.rpc_url_given).await,
         Command::Sign(args) => sign::run(&cli, args).await,

@@ -36,6 +36,17 @@ pub struct Cli {
     pub sign_with: SignWith,
     /// The endpoint commands use: the chain's, or a proxy in front of it.
     pub rpc_url: String,
+    /// This chain's own log cache: devnets share chain id and addresses.
+    pub cache_dir: CacheDir,
+}
+
+/// A directory removed when the test is over.
+pub struct CacheDir(pub PathBuf);
+
+impl Drop for CacheDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl Cli {
@@ -55,7 +66,11 @@ impl Cli {
     fn on(chain: Chain, sign_with: SignWith) -> Self {
         let book = chain.book_file();
         let rpc_url = chain.anvil.url().to_owned();
-        Self { chain, book, sign_with, rpc_url }
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cache_dir =
+            CacheDir(std::env::temp_dir().join(format!("defender-test-cache-{}-{n}", std::process::id())));
+        Self { chain, book, sign_with, rpc_url, cache_dir }
     }
 
     /// `defender ARGS` on this chain, with no signer.
@@ -65,7 +80,8 @@ impl Cli {
             .args(args)
             .args(["--rpc-url", &self.rpc_url, "--addresses", self.book.to_str().unwrap()])
             .env_remove("ETH_RPC_URL")
-            .env_remove("ETH_FROM");
+            .env_remove("ETH_FROM")
+            .env("DEFENDER_CACHE_DIR", &self.cache_dir.0);
         command
     }
 

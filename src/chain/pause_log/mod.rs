@@ -1,0 +1,444 @@
+//! The queue of DSPause, rebuilt from its ds-note LogNotes: every `plot` gives a plan, every
+//! `drop` and `exec` says what became of one, and `plans(id)` says what is still queued.
+//! Protego's `Deploy` events, read in the same requests, give each plan its drop spells.
+//!
+//! A plan's fields always come from its plot's LogNote, never from a spell's getters: a spell
+//! can answer anything, the pause's own note is what `plot` was given.
+
+pub mod cache;
+pub mod scan;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::providers::Provider;
+use alloy::rpc::client::BatchRequest;
+use alloy::rpc::types::{BlockId, Filter, Log, TransactionRequest};
+use alloy::sol_types::{SolCall, SolEvent, SolValue};
+use anyhow::{Result, anyhow};
+use serde::Serialize;
+
+use crate::chain::bindings::{Chief, DSPause, DssExec, EmergencyDropSpell, LogNote, Protego};
+use crate::chain::rpc::Connection;
+use cache::{Covered, LogCache, SAFE_DEPTH, Scope};
+pub use scan::Chunking;
+
+/// A plan as DSPause identifies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanKey {
+    pub usr: Address,
+    pub tag: B256,
+    pub fax: Bytes,
+    #[serde(with = "crate::units::decimal")]
+    pub eta: U256,
+}
+
+impl PlanKey {
+    /// DSPause's id: keccak256(abi.encode(usr, tag, fax, eta)).
+    pub fn id(&self) -> B256 {
+        keccak256((self.usr, self.tag, self.fax.clone(), self.eta).abi_encode_params())
+    }
+}
+
+/// What became of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanState {
+    /// Queued, eta in the future.
+    Pending,
+    /// Queued and past its eta: anyone can execute it now.
+    Executable,
+    Dropped,
+    Executed,
+}
+
+impl PlanState {
+    pub fn is_open(self) -> bool {
+        matches!(self, PlanState::Pending | PlanState::Executable)
+    }
+}
+
+/// An EmergencyDropSpell Protego deployed for a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct DropSpell {
+    pub address: Address,
+    pub deployed_in: u64,
+    /// The chief's approvals of the spell.
+    #[serde(with = "crate::units::decimal")]
+    pub approvals: U256,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueuedPlan {
+    pub id: B256,
+    #[serde(flatten)]
+    pub key: PlanKey,
+    pub state: PlanState,
+    /// Who plotted it: for a DssExec spell, the spell itself.
+    pub plotted_by: Address,
+    pub plotted_in: u64,
+    /// The spell's `description()`, when it has one.
+    pub description: Option<String>,
+    /// Protego's drop spells for exactly this plan, oldest first.
+    pub drop_spells: Vec<DropSpell>,
+}
+
+/// The contracts whose history is read, and the chain.
+#[derive(Debug, Clone, Copy)]
+pub struct Contracts {
+    pub chain_id: u64,
+    pub pause: Address,
+    /// Zero where there is no Protego (MIP91's world).
+    pub protego: Address,
+    /// For drop spells' approvals.
+    pub chief: Address,
+}
+
+/// How to read.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub from_block: u64,
+    /// The head to read up to, and to read every state at.
+    pub to_block: u64,
+    pub chunking: Chunking,
+    /// The cache directory; `None` reads everything from the chain and stores nothing.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// How a history was read, for reports and tests.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReadReport {
+    pub from_block: u64,
+    pub to_block: u64,
+    /// Blocks taken from the cache, inclusive.
+    pub cached: Option<(u64, u64)>,
+    /// Block ranges asked of the chain, inclusive.
+    pub fetched: Vec<(u64, u64)>,
+}
+
+/// The queue: every plotted plan with its state, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct Queue {
+    pub plans: Vec<QueuedPlan>,
+    pub read: ReadReport,
+}
+
+impl Queue {
+    pub fn open(&self) -> impl Iterator<Item = &QueuedPlan> {
+        self.plans.iter().filter(|p| p.state.is_open())
+    }
+
+    pub fn find(&self, id: B256) -> Option<&QueuedPlan> {
+        self.plans.iter().find(|p| p.id == id)
+    }
+
+    /// The plan a drop spell drops, if it is one of Protego's for a plan in this queue.
+    pub fn plan_of_drop_spell(&self, spell: Address) -> Option<&QueuedPlan> {
+        self.plans.iter().find(|p| p.drop_spells.iter().any(|d| d.address == spell))
+    }
+
+    /// The latest plan plotted by `spell` (a DssExec spell plots its own plan).
+    pub fn plotted_by(&self, spell: Address) -> Option<&QueuedPlan> {
+        self.plans.iter().rev().find(|p| p.plotted_by == spell)
+    }
+}
+
+fn selector_topic(selector: [u8; 4]) -> B256 {
+    let mut word = B256::ZERO;
+    word[..4].copy_from_slice(&selector);
+    word
+}
+
+/// The pause's plot, drop and exec notes and Protego's Deploy events, from the cache where it
+/// has them and from the chain for the rest; the cache is then brought up to the safe depth.
+pub async fn history(
+    connection: &Connection,
+    contracts: &Contracts,
+    options: &ScanOptions,
+) -> Result<(Vec<Log>, ReadReport)> {
+    let (from, to) = (options.from_block, options.to_block);
+    let mut addresses = vec![contracts.pause];
+    let mut topics = vec![
+        selector_topic(DSPause::plotCall::SELECTOR),
+        selector_topic(DSPause::dropCall::SELECTOR),
+        selector_topic(DSPause::execCall::SELECTOR),
+    ];
+    if contracts.protego != Address::ZERO {
+        addresses.push(contracts.protego);
+        topics.push(Protego::Deploy::SIGNATURE_HASH);
+    }
+    let base = Filter::new().address(addresses.clone()).event_signature(topics);
+    let cache = options
+        .cache_dir
+        .as_ref()
+        .map(|dir| LogCache::new(dir, Scope { chain_id: contracts.chain_id, contracts: addresses }));
+    let mut cached = cache.as_ref().and_then(LogCache::load);
+    let (mut fetched, mut new_logs, mut widen, mut store_hash);
+    loop {
+        fetched = if from > to { Vec::new() } else { cache::missing(from, to, cached.as_ref()) };
+        widen = widened(from, to, cached.as_ref().map(|c| (c.from, c.to)));
+        let blocks: Vec<u64> = cached.iter().map(|c| c.to).chain(widen.map(|w| w.1)).collect();
+        let hashes;
+        (new_logs, hashes) =
+            scan::logs_and_hashes(connection, &base, &fetched, options.chunking, &blocks).await?;
+        store_hash = widen.and_then(|_| hashes.last().copied().flatten());
+        match (&cached, hashes.first()) {
+            (Some(c), Some(hash)) if *hash != Some(c.to_hash) => {
+                if let Some(cache) = &cache {
+                    cache.warn(&format!(
+                        "block {} is not the one it was read from (a reorg deeper than {SAFE_DEPTH} blocks, \
+                         or a chain started again under the same id)",
+                        c.to
+                    ));
+                }
+                cached = None;
+            }
+            _ => break,
+        }
+    }
+    let report = ReadReport {
+        from_block: from,
+        to_block: to,
+        cached: cached.as_ref().map(|c| (c.from.max(from), c.to.min(to))).filter(|(a, b)| a <= b),
+        fetched: fetched.clone(),
+    };
+
+    let mut logs: Vec<Log> = cached.as_ref().map(|c| c.logs.clone()).unwrap_or_default();
+    logs.extend(new_logs);
+    logs.sort_by_key(|log| (log.block_number, log.log_index));
+    logs.dedup_by_key(|log| (log.block_number, log.log_index));
+
+    if let (Some(cache), Some(covered), Some(to_hash)) = (&cache, widen, store_hash) {
+        let kept = logs
+            .iter()
+            .filter(|l| (covered.0..=covered.1).contains(&l.block_number.unwrap_or_default()))
+            .cloned()
+            .collect();
+        if let Err(e) = cache.store(&Covered { from: covered.0, to: covered.1, to_hash, logs: kept }) {
+            eprintln!("warning: the log cache could not be written ({e:#}); nothing else is affected");
+        }
+    }
+    let logs =
+        logs.into_iter().filter(|l| (from..=to).contains(&l.block_number.unwrap_or_default())).collect();
+    Ok((logs, report))
+}
+
+/// The blocks the cache can hold after reading `from..=to` beside what it held: one
+/// contiguous stretch, never within [`SAFE_DEPTH`] of `to`; `None` when that adds nothing.
+fn widened(from: u64, to: u64, cached: Option<(u64, u64)>) -> Option<(u64, u64)> {
+    let safe = to.checked_sub(SAFE_DEPTH)?;
+    if from > safe {
+        return None;
+    }
+    let Some((old_from, old_to)) = cached else { return Some((from, safe)) };
+    let touches = from <= old_to.saturating_add(1) && safe.saturating_add(1) >= old_from;
+    let new = (from.min(old_from), safe.max(old_to));
+    (touches && new != (old_from, old_to)).then_some(new)
+}
+
+/// A plot, drop or exec note decoded back into its plan.
+struct Note {
+    selector: [u8; 4],
+    caller: Address,
+    key: PlanKey,
+    block: u64,
+}
+
+fn decode_note(pause: Address, log: &Log) -> Option<Note> {
+    if log.inner.address != pause {
+        return None;
+    }
+    let note = LogNote::decode_log(&log.inner).ok()?.data;
+    let selector: [u8; 4] = note.fax.get(..4)?.try_into().ok()?;
+    // plot, drop and exec share one argument list: (usr, tag, fax, eta).
+    let args = DSPause::plotCall::abi_decode_raw(&note.fax[4..]).ok()?;
+    Some(Note {
+        selector,
+        caller: note.guy,
+        key: PlanKey { usr: args.usr, tag: args.tag, fax: args.fax, eta: args.eta },
+        block: log.block_number.unwrap_or_default(),
+    })
+}
+
+fn decode_deploy(protego: Address, log: &Log) -> Option<(Address, u64)> {
+    if protego == Address::ZERO || log.inner.address != protego {
+        return None;
+    }
+    let event = Protego::Deploy::decode_log(&log.inner).ok()?;
+    Some((event.data.dropSpell, log.block_number.unwrap_or_default()))
+}
+
+/// The queue, read up to `options.to_block`, every state read at that block. `also_spells`
+/// are read as drop spells too (a hat deployed before `from_block`, say).
+pub async fn queue(
+    connection: &Connection,
+    contracts: &Contracts,
+    now: u64,
+    options: &ScanOptions,
+    also_spells: &[Address],
+) -> Result<Queue> {
+    let (logs, read) = history(connection, contracts, options).await?;
+    let mut plans: Vec<QueuedPlan> = Vec::new();
+    let mut index: HashMap<B256, usize> = HashMap::new();
+    let mut executed: HashSet<B256> = HashSet::new();
+    let mut closed_by_note: HashSet<B256> = HashSet::new();
+    let mut spells: Vec<(Address, u64)> = Vec::new();
+    for log in &logs {
+        if let Some(deployed) = decode_deploy(contracts.protego, log) {
+            spells.push(deployed);
+            continue;
+        }
+        let Some(note) = decode_note(contracts.pause, log) else { continue };
+        let id = note.key.id();
+        if note.selector == DSPause::plotCall::SELECTOR {
+            // A plan can be plotted again after a drop: the latest plot counts.
+            let plan = QueuedPlan {
+                id,
+                key: note.key,
+                state: PlanState::Pending,
+                plotted_by: note.caller,
+                plotted_in: note.block,
+                description: None,
+                drop_spells: Vec::new(),
+            };
+            match index.get(&id) {
+                Some(&i) => plans[i] = plan,
+                None => {
+                    index.insert(id, plans.len());
+                    plans.push(plan);
+                }
+            }
+            executed.remove(&id);
+            closed_by_note.remove(&id);
+        } else {
+            if note.selector == DSPause::execCall::SELECTOR {
+                executed.insert(id);
+            }
+            closed_by_note.insert(id);
+        }
+    }
+    for &spell in also_spells {
+        if !spells.iter().any(|(s, _)| *s == spell) {
+            spells.push((spell, 0));
+        }
+    }
+
+    // One set of batched calls, all at the head the logs were read to.
+    let mut calls = Calls::default();
+    let queued: Vec<usize> =
+        plans.iter().map(|p| calls.add(contracts.pause, DSPause::plansCall(p.id))).collect();
+    let described: Vec<(usize, usize)> = (0..plans.len())
+        .filter(|&i| !closed_by_note.contains(&plans[i].id))
+        .map(|i| (i, calls.add(plans[i].plotted_by, DssExec::descriptionCall {})))
+        .collect();
+    let spell_reads: Vec<[usize; 5]> = spells
+        .iter()
+        .map(|&(spell, _)| {
+            [
+                calls.add(spell, EmergencyDropSpell::actionCall {}),
+                calls.add(spell, EmergencyDropSpell::tagCall {}),
+                calls.add(spell, EmergencyDropSpell::sigCall {}),
+                calls.add(spell, EmergencyDropSpell::etaCall {}),
+                calls.add(contracts.chief, Chief::approvalsCall(spell)),
+            ]
+        })
+        .collect();
+    let answers = calls.run(connection, options.to_block).await?;
+
+    for (plan, &at) in plans.iter_mut().zip(&queued) {
+        let queued = answers[at]
+            .as_ref()
+            .and_then(|b| DSPause::plansCall::abi_decode_returns(b).ok())
+            .ok_or_else(|| {
+                anyhow!(
+                    "DSPause {} did not answer plans({}): try again, or another --rpc-url",
+                    contracts.pause,
+                    plan.id
+                )
+            })?;
+        plan.state = match (queued, executed.contains(&plan.id)) {
+            (true, _) if plan.key.eta <= U256::from(now) => PlanState::Executable,
+            (true, _) => PlanState::Pending,
+            (false, true) => PlanState::Executed,
+            (false, false) => PlanState::Dropped,
+        };
+    }
+    for (i, at) in described {
+        if let Some(text) =
+            answers[at].as_ref().and_then(|b| DssExec::descriptionCall::abi_decode_returns(b).ok())
+            && !text.is_empty()
+        {
+            plans[i].description = Some(text);
+        }
+    }
+    for (&(address, deployed_in), at) in spells.iter().zip(&spell_reads) {
+        let get = |k: usize| answers[at[k]].as_ref();
+        let key = (|| {
+            Some(PlanKey {
+                usr: EmergencyDropSpell::actionCall::abi_decode_returns(get(0)?).ok()?,
+                tag: EmergencyDropSpell::tagCall::abi_decode_returns(get(1)?).ok()?,
+                fax: EmergencyDropSpell::sigCall::abi_decode_returns(get(2)?).ok()?,
+                eta: EmergencyDropSpell::etaCall::abi_decode_returns(get(3)?).ok()?,
+            })
+        })();
+        let approvals =
+            get(4).and_then(|b| Chief::approvalsCall::abi_decode_returns(b).ok()).unwrap_or_default();
+        if let Some(&i) = key.and_then(|k| index.get(&k.id())) {
+            plans[i].drop_spells.push(DropSpell { address, deployed_in, approvals });
+        }
+    }
+    Ok(Queue { plans, read })
+}
+
+/// Read-only calls gathered first and sent as JSON-RPC batches, a thousand at a time.
+#[derive(Default)]
+struct Calls {
+    requests: Vec<TransactionRequest>,
+}
+
+impl Calls {
+    fn add(&mut self, to: Address, call: impl SolCall) -> usize {
+        self.requests.push(TransactionRequest::default().with_to(to).with_input(call.abi_encode()));
+        self.requests.len() - 1
+    }
+
+    /// Each call's output at `block`; `None` where it reverted.
+    async fn run(self, connection: &Connection, block: u64) -> Result<Vec<Option<Bytes>>> {
+        let at = BlockId::number(block);
+        let mut out = Vec::with_capacity(self.requests.len());
+        for chunk in self.requests.chunks(1_000) {
+            let mut batch = BatchRequest::new(connection.provider.client());
+            let waiters: Vec<_> = chunk
+                .iter()
+                .map(|call| batch.add_call::<_, Bytes>("eth_call", &(call, at)))
+                .collect::<Result<_, _>>()?;
+            connection.timed(batch.send()).await?;
+            for waiter in waiters {
+                out.push(waiter.await.ok());
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::widened;
+
+    #[test]
+    fn the_cache_grows_only_below_the_safe_depth_and_only_contiguously() {
+        // Too close to the head: nothing is safe yet.
+        assert_eq!(widened(0, 63, None), None);
+        assert_eq!(widened(0, 100, None), Some((0, 36)));
+        // Read again a few blocks later: the stretch grows.
+        assert_eq!(widened(0, 110, Some((0, 36))), Some((0, 46)));
+        // Nothing new below the safe depth: no write.
+        assert_eq!(widened(0, 100, Some((0, 36))), None);
+        // A read that starts after a gap does not join the stretch.
+        assert_eq!(widened(500, 1_000, Some((0, 36))), None);
+        // A read from earlier than the stretch widens it downwards.
+        assert_eq!(widened(0, 100, Some((20, 36))), Some((0, 36)));
+    }
+}
