@@ -66,6 +66,8 @@ struct Watch<'a> {
     handled: HashSet<B256>,
     /// Plans a drop spell was deployed for (or alerted on, in a dry run).
     deployed: HashSet<B256>,
+    /// Plans said to be waiting for a route: not said again, but dropped once one opens.
+    waiting: HashSet<B256>,
     deploy_drop_spells: bool,
     chief: ChiefWatch,
     /// Whether a Protego route was open at the last look.
@@ -82,6 +84,7 @@ pub async fn run(cli: &crate::cli::Cli, args: &WatchArgs) -> Result<ExitCode> {
         last: args.from_block.map(|b| b.saturating_sub(1)),
         handled: HashSet::new(),
         deployed: HashSet::new(),
+        waiting: HashSet::new(),
         deploy_drop_spells: args.deploy_drop_spells,
         chief: ChiefWatch::new(args.margin),
         route_open: false,
@@ -236,8 +239,14 @@ impl Watch<'_> {
                 self.chief.follow(d.address, format!("the drop spell for {}", plan.id));
             }
         }
-        let fresh: Vec<&QueuedPlan> =
-            new.open().filter(|p| !self.handled.contains(&p.id) && !self.deployed.contains(&p.id)).collect();
+        let fresh: Vec<&QueuedPlan> = new
+            .open()
+            .filter(|p| {
+                !self.handled.contains(&p.id)
+                    && !self.deployed.contains(&p.id)
+                    && !self.waiting.contains(&p.id)
+            })
+            .collect();
         for plan in &fresh {
             self.plotted(plan, s.now(), look);
         }
@@ -271,7 +280,7 @@ impl Watch<'_> {
                     if self.deploy_drop_spells && !s.at.protego.is_zero() {
                         self.deploy(&prepared, plan).await?;
                     } else {
-                        self.handled.insert(plan.id);
+                        self.waiting.insert(plan.id);
                     }
                 }
             }
