@@ -50,8 +50,9 @@ impl Drill {
             let (lines, first_line, show) = (lines.clone(), first_line.clone(), !self.json);
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if show {
-                        eprintln!("  {:>13} watch          {}", "", without_timestamp(&line));
+                    // Its log lines only: the previews of what it sends would bury the timeline.
+                    if let Some(logged) = log_line(&line).filter(|_| show) {
+                        eprintln!("  {:>13} watch          {logged}", "");
                     }
                     lines.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(line);
                     let _ = first_line.send(());
@@ -102,10 +103,9 @@ impl Drop for Watcher {
     }
 }
 
-/// watch's text lines start with an RFC 3339 time; the timeline has its own.
-fn without_timestamp(line: &str) -> &str {
-    match line.split_once("  ") {
-        Some((first, rest)) if humantime::parse_rfc3339(first).is_ok() => rest,
-        _ => line,
-    }
+/// watch's own log lines start with an RFC 3339 time (the timeline has its own, so it goes);
+/// anything else it prints is the preview and report of a transaction it sends.
+fn log_line(line: &str) -> Option<&str> {
+    let (first, rest) = line.split_once("  ")?;
+    humantime::parse_rfc3339(first).is_ok().then_some(rest)
 }
