@@ -145,6 +145,28 @@ async fn the_user_part_signs_on_a_ledger() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_protego_drill_the_user_s_watch_signs_on_the_same_ledger() {
+    let sim = LedgerSim::start(LedgerConfig::default()).await.unwrap();
+    // Account 7 has no SKY on the devnet: the drill funds it with what a test holder has.
+    let verdict = drill(&[
+        "protego-blanket",
+        "--auto",
+        "--ledger",
+        "--speculos",
+        &sim.addr().to_string(),
+        "--hd-path",
+        "m/44'/60'/0'/0/7",
+    ]);
+    assert_all_ok(&verdict, &["protego-blanket"]);
+    // Signed on the device: vote --lock (approve, lock, vote), lift, cancel; then vote --lock all
+    // (approve, lock), lift, and watch's drop.
+    let user = sim.address_at("m/44'/60'/0'/0/7").to_checksum(None);
+    let screens = sim.screens();
+    assert_eq!(screens.len(), 9, "{screens:?}");
+    assert!(screens.iter().all(|s| s.contains(&user)));
+}
+
 #[test]
 fn a_drill_refuses_a_chain_that_is_not_a_devnet() {
     let mut command = Command::new(env!("CARGO_BIN_EXE_defender"));
