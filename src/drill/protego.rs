@@ -31,29 +31,25 @@ pub enum Route {
 const ATTACKER_FIRST_PURCHASE: u64 = 600_000_000;
 const ATTACKER_SECOND_PURCHASE: u64 = 1_800_000_000;
 const YOUR_FIRST_LOCK: u64 = 2_000_000_000;
-const HOLDER_A_LOCK: u64 = 1_500_000_000;
-const HOLDER_B_LOCK: u64 = 2_400_000_000;
+const HOLDER_1_LOCK: u64 = 1_500_000_000;
+const HOLDER_2_LOCK: u64 = 2_400_000_000;
 /// What the attacker's spells would mint it.
 const MINTED_BY_ATTACK: u64 = 10_000_000_000;
 /// How long watch has to drop the second plot after the lift before its verdict fails.
 const WATCH_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The other actors: anvil's accounts 1 to 4 (4 is the attacker, 3 sells it SKY).
+/// The other actors: anvil's accounts 1 to 4, named in the timeline "holder N" (3 sells the
+/// attacker its SKY; 4 is the attacker).
 struct Cast {
-    holder_a: Address,
-    holder_b: Address,
+    holder_1: Address,
+    holder_2: Address,
     seller: Address,
     attacker: Address,
 }
 
 fn cast(d: &Drill) -> Cast {
     let a = &d.world.accounts;
-    Cast { holder_a: a[1], holder_b: a[2], seller: a[3], attacker: a[4] }
-}
-
-/// A whole number of tokens as the user would type it.
-fn typed(n: u64) -> String {
-    n.to_string()
+    Cast { holder_1: a[1], holder_2: a[2], seller: a[3], attacker: a[4] }
 }
 
 fn sky(n: u64) -> String {
@@ -246,9 +242,9 @@ async fn first_round(d: &Drill, c: &Cast, route: Route) -> Result<Round> {
             .await?;
     d.user(&["queue"], Expect::Success).await?;
     let target = target(d, route).await?;
-    vote(d, target, &typed(YOUR_FIRST_LOCK)).await?;
-    d.world.lock_and_vote(c.holder_a, tokens(HOLDER_A_LOCK), target.address).await?;
-    d.event("holder 1", &format!("locks {} SKY for {}", sky(HOLDER_A_LOCK), target.name())).await?;
+    vote(d, target, &YOUR_FIRST_LOCK.to_string()).await?;
+    d.world.lock_and_vote(c.holder_1, tokens(HOLDER_1_LOCK), target.address).await?;
+    d.event("holder 1", &format!("locks {} SKY for {}", sky(HOLDER_1_LOCK), target.name())).await?;
     lift(d, target).await?;
     d.user(&["cancel", "--all"], Expect::Success).await?;
     d.state().await?;
@@ -275,13 +271,13 @@ async fn second_round(d: &Drill, c: &Cast, route: Route) -> Result<(Round, Watch
     let target = target(d, route).await?;
     vote(d, target, "all").await?;
     let moved = if route == Route::Targeted {
-        d.world.lock_and_vote(c.holder_a, U256::ZERO, target.address).await?;
+        d.world.lock_and_vote(c.holder_1, U256::ZERO, target.address).await?;
         "holder 1 moves its vote to it, "
     } else {
         ""
     };
-    d.world.lock_and_vote(c.holder_b, tokens(HOLDER_B_LOCK), target.address).await?;
-    d.event("holders", &format!("{moved}holder 2 locks {} SKY for {}", sky(HOLDER_B_LOCK), target.name()))
+    d.world.lock_and_vote(c.holder_2, tokens(HOLDER_2_LOCK), target.address).await?;
+    d.event("holders", &format!("{moved}holder 2 locks {} SKY for {}", sky(HOLDER_2_LOCK), target.name()))
         .await?;
     lift(d, target).await?;
     // Nothing else is sent now: the next block is watch's.
