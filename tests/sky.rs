@@ -20,17 +20,11 @@ fn sky_wad(n: u64) -> U256 {
     wad(n)
 }
 
-/// Locks `amount` SKY for `who` and votes for `yays`.
 async fn lock_and_vote(chain: &Chain, who: Address, amount: U256, yays: Vec<Address>) {
-    let chief = chain.addr(keys::MCD_ADM);
-    chain.ok(who, chain.addr(keys::MCD_GOV), approveAmountCall { guy: chief, wad: amount }).await;
-    chain.ok(who, chief, Chief::lockCall { wad: amount }).await;
-    chain.ok(who, chief, skyChiefVoteYaysCall { yays }).await;
+    common::sky_lock_and_vote(chain, who, amount, yays).await
 }
 
-async fn mine(chain: &Chain, blocks: u64) {
-    chain.provider.anvil_mine(Some(blocks), None).await.unwrap();
-}
+use common::mine;
 
 #[tokio::test]
 async fn the_new_chief_keeps_its_cooldown_same_block_and_slate_rules() {

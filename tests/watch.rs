@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use alloy::primitives::Address;
 use alloy::providers::Provider;
 use common::cli::KEYS;
-use common::{Chain, activate, attack, plan_of, wad};
+use common::{Chain, activate, attack, mine, plan_of, sky_lock_and_vote, sky_plot, wad};
 use defender::chain::addresses::keys;
 use defender::chain::bindings::overloads::chiefVoteYaysCall;
 use defender::chain::bindings::{DSChief, DSPause, DssExec};
@@ -32,6 +32,13 @@ async fn watch(chain: &Chain, url: &str, account: usize, extra: &[&str]) -> Watc
         .args(if extra.contains(&"--interval") { &[][..] } else { &["--interval", "0.1"][..] })
         .args(extra)
         .env("WATCH_KEY", KEYS[account])
+        .env(
+            "DEFENDER_CACHE_DIR",
+            std::env::temp_dir().join(format!(
+                "defender-watch-cache-{}",
+                chain.anvil.url().rsplit(':').next().unwrap_or("0")
+            )),
+        )
         .env("SSL_CERT_FILE", test_ca_file())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -205,4 +212,61 @@ fn a_wrong_url_at_start_is_an_error_not_an_endless_retry() {
         stderr.contains("nothing is being watched") && stderr.contains("cannot reach the RPC"),
         "{stderr}"
     );
+}
+
+/// Today's mainnet: nobody can plot while Protego is the hat, so the watcher follows the hat.
+/// Plots made while the attacker holds it are alerted with the commands and get a drop spell;
+/// when Protego is lifted (here during an RPC outage) every open plan, including one plotted
+/// before the watcher started, is dropped in one transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_sky_layout_it_follows_the_hat_and_drops_every_open_plan_once_protego_is_lifted() {
+    use alloy::primitives::U256;
+    use defender::chain::bindings::Chief;
+    let chain = Chain::start_sky().await;
+    let (attacker, chief, protego) =
+        (chain.holder(0), chain.addr(keys::MCD_ADM), chain.addr(keys::MCD_PROTEGO));
+    let old = sky_plot(&chain, attacker, wad(100)).await;
+    let upstream = chain.anvil.url().trim_start_matches("http://").parse().unwrap();
+    let proxy = RpcProxy::start(upstream).await.unwrap();
+    let watcher = watch(&chain, &proxy.url(), 6, &["--deploy-drop-spells"]).await;
+    let is = |value: &serde_json::Value, address: Address| {
+        value.as_str().and_then(|a| a.parse().ok()) == Some(address)
+    };
+    watcher.wait_for(|l| l["event"] == "hat").await;
+
+    // A plot while the attacker holds the hat: the commands to run, and a drop spell for it.
+    let new = sky_plot(&chain, attacker, U256::ZERO).await;
+    let new_id = new.id().to_string();
+    let cannot = watcher.wait_for(|l| l["event"] == "cannot" && l["plan"] == new_id.as_str()).await;
+    assert!(cannot["reason"].as_str().unwrap().contains("`defender vote --protego --lock 101`"), "{cannot}");
+    watcher.wait_for(|l| l["event"] == "deploy" && l["plan"] == new_id.as_str() && l["ok"] == true).await;
+    watcher.wait_for(|l| l["event"] == "cooldown" && l["open"] == false).await;
+
+    // Protego comes within 10% of the hat, then the cooldown ends: both said at once.
+    sky_lock_and_vote(&chain, chain.holder(2), wad(95), vec![protego]).await;
+    watcher.wait_for(|l| l["event"] == "rival" && is(&l["rival"], protego)).await;
+    mine(&chain, 10).await;
+    watcher.wait_for(|l| l["event"] == "cooldown" && l["open"] == true).await;
+
+    // The RPC goes down; meanwhile Protego overtakes the attacker and is lifted.
+    proxy.set_down(true);
+    watcher.wait_for(|l| l["event"] == "rpc" && l["ok"] == false).await;
+    sky_lock_and_vote(&chain, chain.holder(3), wad(1_000), vec![protego]).await;
+    chain.ok(chain.holder(3), chief, Chief::liftCall { whom: protego }).await;
+    let watcher_account = chain.provider.get_accounts().await.unwrap()[6];
+    let sent_before = chain.provider.get_transaction_count(watcher_account).await.unwrap();
+    proxy.set_down(false);
+
+    for plan in [&old, &new] {
+        let id = plan.id().to_string();
+        let line = watcher.wait_for(|l| l["event"] == "cancel" && l["plan"] == id.as_str()).await;
+        assert_eq!(line["ok"], true, "{line}");
+        assert_eq!(line["route"], "Protego");
+        assert!(!chain.read(chain.addr(keys::MCD_PAUSE), DSPause::plansCall(plan.id())).await);
+    }
+    watcher.wait_for(|l| l["event"] == "hat" && is(&l["hat"], protego)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let sent = chain.provider.get_transaction_count(watcher_account).await.unwrap() - sent_before;
+    assert_eq!(sent, 1, "both plans in one drop(Plan[]), and never a second one");
+    assert_eq!(watcher.count("cancel"), 2);
 }

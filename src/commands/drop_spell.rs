@@ -39,7 +39,7 @@ pub async fn run(cli: &crate::cli::Cli, args: &DropSpellArgs) -> Result<ExitCode
     if let Ok(plan) = &plan
         && plan.calls.is_empty()
     {
-        report(cli, &prepared.snapshot, &queue, &ids, &HashSet::new());
+        report(cli, &prepared.snapshot, &queue, &ids, None);
         return Ok(ExitCode::SUCCESS);
     }
     let before: HashSet<_> =
@@ -52,12 +52,18 @@ pub async fn run(cli: &crate::cli::Cli, args: &DropSpellArgs) -> Result<ExitCode
     // What Protego made, read back from its Deploy events.
     let after = prepare(&session.connection, &session.sources, g.chain, &Reads::default()).await?;
     let queue = history::read(&session.connection, &after, &args.history, g.no_cache, &[]).await?;
-    report(cli, &after.snapshot, &queue, &ids, &before);
+    report(cli, &after.snapshot, &queue, &ids, Some(&before));
     Ok(code)
 }
 
 /// Each plan with its drop spell, and the vote that lifts it.
-fn report(cli: &crate::cli::Cli, s: &Snapshot, queue: &Queue, ids: &[B256], before: &HashSet<Address>) {
+fn report(
+    cli: &crate::cli::Cli,
+    s: &Snapshot,
+    queue: &Queue,
+    ids: &[B256],
+    before: Option<&HashSet<Address>>,
+) {
     if cli.global.json {
         let plans: Vec<_> = ids
             .iter()
@@ -74,7 +80,7 @@ fn report(cli: &crate::cli::Cli, s: &Snapshot, queue: &Queue, ids: &[B256], befo
             println!("  plan {}: no drop spell found yet (look again with `defender queue`)", p.id);
             continue;
         };
-        let new = if before.contains(&d.address) || before.is_empty() { "" } else { " (new)" };
+        let new = if before.is_some_and(|b| !b.contains(&d.address)) { " (new)" } else { "" };
         println!(
             "  plan {}  drop spell {}{new}  {} of the hat's {}",
             p.id,

