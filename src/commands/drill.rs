@@ -179,7 +179,9 @@ async fn play(
     chainlog: Address,
 ) -> Result<(Vec<Check>, u128)> {
     let world = World::new(provider, chainlog).await?;
-    let (signer, env, user) = user_signer(&cli.signer, cli.global.from, &world).await?;
+    let (signer, mut env, user) = user_signer(&cli.signer, cli.global.from, &world).await?;
+    let cache = ScratchCache::for_chain(url);
+    env.push((CACHE_VAR.to_owned(), cache.0.display().to_string()));
     world.fund(user, tokens(scenario.user_stake())).await?;
     let part = UserPart {
         exe: std::env::current_exe().context("finding the defender binary")?,
@@ -194,6 +196,27 @@ async fn play(
     let drill = Drill::new(world, user, part, cli.global.json).await?;
     let checks = scenario.play(&drill).await?;
     Ok((checks, drill.elapsed_ms()))
+}
+
+/// Where the user's commands keep the pause's log (chain/pause_log/cache.rs).
+const CACHE_VAR: &str = "DEFENDER_CACHE_DIR";
+
+/// The log cache of one drill chain, removed with it. Every devnet has the same chain id and
+/// contract addresses, so what the drill's throwaway chains (or a devnet rolled back after the
+/// drill) told must not land in the user's own cache, nor drills running side by side share one.
+struct ScratchCache(std::path::PathBuf);
+
+impl ScratchCache {
+    fn for_chain(url: &str) -> Self {
+        let port = url.rsplit(':').next().unwrap_or_default().trim_end_matches('/');
+        Self(std::env::temp_dir().join(format!("defender-drill-cache-{}-{port}", std::process::id())))
+    }
+}
+
+impl Drop for ScratchCache {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The user's signer options for the commands, their environment, and the user's address.
