@@ -1,5 +1,6 @@
 //! The fire drill through the built binary: every scenario's verdict is computed on chain, so
-//! a drill that ends "ok" means MIP91's expectations held on the chain it played.
+//! a drill that ends "ok" means MIP91's expectations (and, on the Sky layout, Protego's) held on
+//! the chain it played.
 
 mod common;
 
@@ -32,10 +33,74 @@ fn assert_all_ok(verdict: &serde_json::Value, scenarios: &[&str]) {
     assert_eq!(verdict["ok"], true);
 }
 
+const MIP91_SCENARIOS: [&str; 4] =
+    ["genuine-attack", "alternate-ending", "false-alarm", "disgruntled-minority"];
+const PROTEGO_SCENARIOS: [&str; 2] = ["protego-blanket", "protego-targeted"];
+
 #[test]
-fn every_scenario_ends_as_mip91_says() {
+fn every_scenario_ends_as_it_should_each_on_a_chain_of_its_layout() {
     let verdict = drill(&["all", "--auto"]);
-    assert_all_ok(&verdict, &["genuine-attack", "alternate-ending", "false-alarm", "disgruntled-minority"]);
+    let every: Vec<&str> = MIP91_SCENARIOS.iter().chain(&PROTEGO_SCENARIOS).copied().collect();
+    assert_all_ok(&verdict, &every);
+    let layouts: Vec<&str> =
+        verdict["scenarios"].as_array().unwrap().iter().map(|s| s["layout"].as_str().unwrap()).collect();
+    assert_eq!(layouts, ["mip91", "mip91", "mip91", "mip91", "sky", "sky"]);
+    // The Protego verdicts include watch's drop in the block after the user's lift.
+    for s in &verdict["scenarios"].as_array().unwrap()[4..] {
+        let whats: Vec<&str> =
+            s["checks"].as_array().unwrap().iter().map(|c| c["what"].as_str().unwrap()).collect();
+        assert!(
+            whats.iter().any(|w| w.contains("watch dropped the second plot in the block after your lift")),
+            "{whats:?}"
+        );
+        assert!(whats.iter().any(|w| w.contains("execution of the second plan reverts")), "{whats:?}");
+    }
+}
+
+/// `defender watch` processes still running against `url`.
+fn watchers_of(url: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args: Vec<String> =
+            cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        if args.iter().any(|a| a == "watch") && args.iter().any(|a| a == url) {
+            found.push(args.join(" "));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_on_a_running_sky_devnet_plays_protego_s_scenarios_and_leaves_it_as_it_was() {
+    let chain = Chain::start_sky().await;
+    let book = chain.book_file();
+    let block = chain.provider.get_block_number().await.unwrap();
+    let attacker = chain.holder(4);
+    let sky = chain.addr(defender::chain::addresses::keys::MCD_GOV);
+    let balance = chain.read(sky, defender::chain::bindings::Sky::balanceOfCall(attacker)).await;
+    let url = chain.anvil.url().to_owned();
+    let verdict = drill(&["all", "--auto", "--rpc-url", &url, "--addresses", book.to_str().unwrap()]);
+    assert_all_ok(&verdict, &PROTEGO_SCENARIOS);
+    assert_eq!(chain.provider.get_block_number().await.unwrap(), block, "rolled back");
+    assert_eq!(chain.read(sky, defender::chain::bindings::Sky::balanceOfCall(attacker)).await, balance);
+    assert_eq!(watchers_of(&url), Vec::<String>::new(), "the drill stops the watch it started");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_of_the_other_layout_is_refused_on_a_running_devnet() {
+    let chain = Chain::start().await;
+    let book = chain.book_file();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_defender"));
+    command
+        .args(["drill", "protego-blanket", "--auto", "--rpc-url", chain.anvil.url()])
+        .args(["--addresses", book.to_str().unwrap()])
+        .env_remove("ETH_RPC_URL");
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = text(&out.stderr);
+    assert!(said.contains("protego-blanket needs a devnet with --layout sky"), "{said}");
+    assert!(said.contains("runs the mip91 layout"), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,6 +143,28 @@ async fn the_user_part_signs_on_a_ledger() {
     assert!(
         screens.iter().all(|s| s.contains(&user) && s.last().unwrap() == "Accept risk and sign transaction")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_protego_drill_the_user_s_watch_signs_on_the_same_ledger() {
+    let sim = LedgerSim::start(LedgerConfig::default()).await.unwrap();
+    // Account 7 has no SKY on the devnet: the drill funds it with what a test holder has.
+    let verdict = drill(&[
+        "protego-blanket",
+        "--auto",
+        "--ledger",
+        "--speculos",
+        &sim.addr().to_string(),
+        "--hd-path",
+        "m/44'/60'/0'/0/7",
+    ]);
+    assert_all_ok(&verdict, &["protego-blanket"]);
+    // Signed on the device: vote --lock (approve, lock, vote), lift, cancel; then vote --lock all
+    // (approve, lock), lift, and watch's drop.
+    let user = sim.address_at("m/44'/60'/0'/0/7").to_checksum(None);
+    let screens = sim.screens();
+    assert_eq!(screens.len(), 9, "{screens:?}");
+    assert!(screens.iter().all(|s| s.contains(&user)));
 }
 
 #[test]

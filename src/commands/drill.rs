@@ -1,6 +1,6 @@
-//! `defender drill`: plays MIP91's scenarios on a local chain (its own, or a devnet named with
-//! `--rpc-url`), the user's part through the real commands with the user's signer, and checks
-//! on chain that each scenario ends as MIP91 says.
+//! `defender drill`: plays MIP91's scenarios and Protego's on a local chain of the layout each
+//! needs (its own, or a devnet named with `--rpc-url`), the user's part through the real
+//! commands with the user's signer, and checks on chain that each scenario ends as it should.
 
 use std::process::ExitCode;
 
@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::chain::discovery;
 use crate::cli::Cli;
 use crate::devnet::anvil::free_port;
-use crate::devnet::{self, AnvilOptions, DeployParams, LocalChain};
+use crate::devnet::{self, AnvilOptions, DeployParams, Layout, LocalChain};
 use crate::drill::scenarios::Scenario;
 use crate::drill::world::{World, tokens};
 use crate::drill::{Check, Drill, UserPart};
@@ -36,18 +36,21 @@ pub struct DrillArgs {
 }
 
 pub async fn run(cli: &Cli, args: &DrillArgs, rpc_url_given: bool) -> Result<ExitCode> {
-    let scenarios: Vec<Scenario> =
-        if args.scenario == Scenario::All { Scenario::EACH.to_vec() } else { vec![args.scenario] };
     let json = cli.global.json;
+    let mut scenarios: Vec<Scenario> =
+        if args.scenario == Scenario::All { Scenario::EACH.to_vec() } else { vec![args.scenario] };
+    let devnet = if rpc_url_given { Some(ExistingChain::open(cli).await?) } else { None };
+    if let Some(devnet) = &devnet {
+        scenarios = devnet.playable(args.scenario, scenarios, json)?;
+    }
     let mut results = Vec::new();
     for scenario in scenarios {
         if !json {
             eprintln!("\n== drill: {} ==\n{}\n", scenario.name(), textwrap(scenario.story()));
         }
-        let (checks, ms) = if rpc_url_given {
-            on_existing_chain(cli, args, scenario).await?
-        } else {
-            on_own_chain(cli, args, scenario).await?
+        let (checks, ms) = match &devnet {
+            Some(devnet) => devnet.play(cli, args, scenario).await?,
+            None => on_own_chain(cli, args, scenario).await?,
         };
         if !json {
             eprintln!("\n  verdict ({} ms):", ms);
@@ -62,22 +65,35 @@ pub async fn run(cli: &Cli, args: &DrillArgs, rpc_url_given: bool) -> Result<Exi
         let list: Vec<_> = results
             .iter()
             .map(|(s, checks, ms)| {
-                json!({ "scenario": s.name(), "ok": checks.iter().all(|c| c.ok), "checks": checks, "ms": ms })
+                json!({
+                    "scenario": s.name(),
+                    "layout": layout_name(s.layout()),
+                    "ok": checks.iter().all(|c| c.ok),
+                    "checks": checks,
+                    "ms": ms
+                })
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&json!({ "ok": all_ok, "scenarios": list }))?);
     } else {
         let passed = results.iter().filter(|(_, c, _)| c.iter().all(|c| c.ok)).count();
-        eprintln!("\n{passed} of {} scenario(s) ended as MIP91 says", results.len());
+        eprintln!("\n{passed} of {} scenario(s) ended as they should", results.len());
     }
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// A fresh anvil with the reference contracts, for one scenario.
+fn layout_name(layout: Layout) -> &'static str {
+    match layout {
+        Layout::Mip91 => "mip91",
+        Layout::Sky => "sky",
+    }
+}
+
+/// A fresh anvil with the reference contracts in the scenario's layout, for one scenario.
 async fn on_own_chain(cli: &Cli, args: &DrillArgs, scenario: Scenario) -> Result<(Vec<Check>, u128)> {
     let options = AnvilOptions { port: free_port()?, ..AnvilOptions::default() };
-    let LocalChain { anvil, provider, deployment } =
-        devnet::launch(&options, &DeployParams::default()).await?;
+    let params = DeployParams { layout: scenario.layout(), ..DeployParams::default() };
+    let LocalChain { anvil, provider, deployment } = devnet::launch(&options, &params).await?;
     let chainlog = deployment.book.get(crate::chain::addresses::keys::CHANGELOG)?;
     let result = play(cli, args, scenario, provider, anvil.url(), chainlog).await;
     anvil.stop().await?;
@@ -85,27 +101,73 @@ async fn on_own_chain(cli: &Cli, args: &DrillArgs, scenario: Scenario) -> Result
 }
 
 /// A devnet that is already running: each scenario runs from a snapshot of it and is rolled
-/// back afterwards, so the devnet is left as it was.
-async fn on_existing_chain(cli: &Cli, args: &DrillArgs, scenario: Scenario) -> Result<(Vec<Check>, u128)> {
-    let url = cli.global.rpc_url.clone();
-    let connection = crate::chain::rpc::connect(&url).await?;
-    let chain_id = connection.timed(connection.provider.get_chain_id()).await?;
-    let provider = connection.provider;
-    if !crate::pipeline::is_devnet(chain_id) {
-        bail!(
-            "{url} serves chain {chain_id}: a drill moves time and impersonates accounts, so it runs only on a local devnet (31337 or 1337)"
-        );
+/// back afterwards, so the devnet is left as it was. It has one layout, so it plays only the
+/// scenarios of that layout.
+struct ExistingChain {
+    url: String,
+    provider: DynProvider,
+    chainlog: Address,
+    layout: Layout,
+}
+
+impl ExistingChain {
+    async fn open(cli: &Cli) -> Result<Self> {
+        let url = cli.global.rpc_url.clone();
+        let connection = crate::chain::rpc::connect(&url).await?;
+        let chain_id = connection.timed(connection.provider.get_chain_id()).await?;
+        let provider = connection.provider;
+        if !crate::pipeline::is_devnet(chain_id) {
+            bail!(
+                "{url} serves chain {chain_id}: a drill moves time and impersonates accounts, so it runs only on a local devnet (31337 or 1337)"
+            );
+        }
+        let sources = discovery::resolve(&cli.global.wanted())?;
+        if sources.chainlog == discovery::MAINNET_CHAINLOG || sources.chainlog == Address::ZERO {
+            bail!(
+                "no chainlog for the devnet at {url}: pass --addresses (as `defender devnet` writes) or --chainlog"
+            );
+        }
+        let world = World::new(provider.clone(), sources.chainlog).await?;
+        let layout = if world.snapshot(Address::ZERO).await?.is_sky() { Layout::Sky } else { Layout::Mip91 };
+        Ok(Self { url, provider, chainlog: sources.chainlog, layout })
     }
-    let sources = discovery::resolve(&cli.global.wanted())?;
-    if sources.chainlog == discovery::MAINNET_CHAINLOG || sources.chainlog == Address::ZERO {
-        bail!(
-            "no chainlog for the devnet at {url}: pass --addresses (as `defender devnet` writes) or --chainlog"
-        );
+
+    /// The scenarios this devnet's layout can play: a named one of the other layout is refused,
+    /// `all` keeps those of this layout and says which it leaves out.
+    fn playable(&self, asked: Scenario, scenarios: Vec<Scenario>, json: bool) -> Result<Vec<Scenario>> {
+        let (fits, other): (Vec<Scenario>, Vec<Scenario>) =
+            scenarios.into_iter().partition(|s| s.layout() == self.layout);
+        let here = layout_name(self.layout);
+        if asked != Scenario::All {
+            if let Some(scenario) = other.first() {
+                let needs = layout_name(scenario.layout());
+                bail!(
+                    "{} needs a devnet with --layout {needs}, but the devnet at {} runs the {here} layout: \
+                     start one with `defender devnet --layout {needs}`, or leave out --rpc-url to let the \
+                     drill start its own",
+                    scenario.name(),
+                    self.url
+                );
+            }
+        } else if !other.is_empty() && !json {
+            let names: Vec<&str> = other.iter().map(|s| s.name()).collect();
+            eprintln!(
+                "the devnet at {} runs the {here} layout: playing its scenarios only, not {} \
+                 (leave out --rpc-url to play all on chains of their own)",
+                self.url,
+                names.join(", ")
+            );
+        }
+        Ok(fits)
     }
-    let snapshot = provider.anvil_snapshot().await.context("the node does not support evm_snapshot")?;
-    let result = play(cli, args, scenario, provider.clone(), &url, sources.chainlog).await;
-    provider.anvil_revert(snapshot).await.context("rolling the devnet back after the drill")?;
-    result
+
+    async fn play(&self, cli: &Cli, args: &DrillArgs, scenario: Scenario) -> Result<(Vec<Check>, u128)> {
+        let provider = &self.provider;
+        let snapshot = provider.anvil_snapshot().await.context("the node does not support evm_snapshot")?;
+        let result = play(cli, args, scenario, provider.clone(), &self.url, self.chainlog).await;
+        provider.anvil_revert(snapshot).await.context("rolling the devnet back after the drill")?;
+        result
+    }
 }
 
 async fn play(
@@ -117,8 +179,10 @@ async fn play(
     chainlog: Address,
 ) -> Result<(Vec<Check>, u128)> {
     let world = World::new(provider, chainlog).await?;
-    let (signer, env, user) = user_signer(&cli.signer, cli.global.from, &world).await?;
-    world.fund(user, tokens(100_000)).await?;
+    let (signer, mut env, user) = user_signer(&cli.signer, cli.global.from, &world).await?;
+    let cache = ScratchCache::for_chain(url);
+    env.push((CACHE_VAR.to_owned(), cache.0.display().to_string()));
+    world.fund(user, tokens(scenario.user_stake())).await?;
     let part = UserPart {
         exe: std::env::current_exe().context("finding the defender binary")?,
         connection: vec!["--rpc-url".into(), url.into(), "--chainlog".into(), chainlog.to_string()],
@@ -132,6 +196,27 @@ async fn play(
     let drill = Drill::new(world, user, part, cli.global.json).await?;
     let checks = scenario.play(&drill).await?;
     Ok((checks, drill.elapsed_ms()))
+}
+
+/// Where the user's commands keep the pause's log (chain/pause_log/cache.rs).
+const CACHE_VAR: &str = "DEFENDER_CACHE_DIR";
+
+/// The log cache of one drill chain, removed with it. Every devnet has the same chain id and
+/// contract addresses, so what the drill's throwaway chains (or a devnet rolled back after the
+/// drill) told must not land in the user's own cache, nor drills running side by side share one.
+struct ScratchCache(std::path::PathBuf);
+
+impl ScratchCache {
+    fn for_chain(url: &str) -> Self {
+        let port = url.rsplit(':').next().unwrap_or_default().trim_end_matches('/');
+        Self(std::env::temp_dir().join(format!("defender-drill-cache-{}-{port}", std::process::id())))
+    }
+}
+
+impl Drop for ScratchCache {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The user's signer options for the commands, their environment, and the user's address.

@@ -1,8 +1,12 @@
-//! Fire drills: MIP91's four example scenarios played on a local chain. The drill plays the
-//! other actors itself and runs the user's part through the real commands, with the user's own
-//! signer, so that what is practised is exactly what would be done in a real attack.
+//! Fire drills: MIP91's four example scenarios, and Protego's two on mainnet's layout of today,
+//! played on a local chain. The drill plays the other actors itself and runs the user's part
+//! through the real commands, with the user's own signer, so that what is practised is exactly
+//! what would be done in a real attack.
 
+pub mod protego;
 pub mod scenarios;
+pub mod sky_world;
+pub mod watcher;
 pub mod world;
 
 use std::path::PathBuf;
@@ -86,11 +90,7 @@ impl Drill {
     pub async fn user(&self, args: &[&str], expect: Expect) -> Result<()> {
         let typed = format!("defender {}", args.join(" "));
         self.event("YOU", &typed).await?;
-        if !self.part.auto {
-            eprint!("      press Enter to run it (you confirm and sign as you would for real) ");
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line).context("reading the terminal")?;
-        }
+        self.confirm_step("run it")?;
         let mut command = Command::new(&self.part.exe);
         command.args(args).args(&self.part.connection);
         let signs = !matches!(args.first(), Some(&"status") | Some(&"queue"));
@@ -132,10 +132,34 @@ impl Drill {
         Ok(())
     }
 
-    /// The state line after a step: defender, plans, hat, ESM, and the user's position.
+    /// Outside `--auto`, waits for the user before one of their steps.
+    fn confirm_step(&self, what: &str) -> Result<()> {
+        if !self.part.auto {
+            eprint!("      press Enter to {what} (you confirm and sign as you would for real) ");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the terminal")?;
+        }
+        Ok(())
+    }
+
+    /// Mines blocks until a lift is possible again, saying why; returns how many it took.
+    pub async fn mine_out_lift_cooldown(&self, why: &str) -> Result<u64> {
+        let blocks = self.world.mine_out_lift_cooldown().await?;
+        if blocks > 0 {
+            let now = self.world.block_number().await?;
+            let plural = if blocks == 1 { "" } else { "s" };
+            self.event("(blocks pass)", &format!("{blocks} block{plural} later, block {now}: {why}")).await?;
+        }
+        Ok(blocks)
+    }
+
+    /// The state line after a step: defender, plans, hat, ESM, and the user's position (on the
+    /// Sky layout: the hat, Protego, the lift cooldown and the user's SKY).
     pub async fn state(&self) -> Result<Snapshot> {
         let s = self.world.snapshot(self.user).await?;
-        if !self.json {
+        if !self.json && s.is_sky() {
+            eprintln!("  {:>13}   {}", "", sky_state(&s));
+        } else if !self.json {
             let t = |v| format_token(v, s.decimals());
             let d = &s.defender;
             let window = match s.canceling_until() {
@@ -164,6 +188,29 @@ impl Drill {
     pub fn elapsed_ms(&self) -> u128 {
         self.clock.elapsed().as_millis()
     }
+}
+
+/// hat, Protego, the cooldown and the user's position, for the new Chief.
+fn sky_state(s: &Snapshot) -> String {
+    let t = |v| format!("{} {}", format_token(v, s.decimals()), s.symbol());
+    let hat = match s.gov.hat {
+        hat if hat == s.at.protego => "Protego".to_owned(),
+        hat if hat == Address::ZERO => "nobody".to_owned(),
+        hat if s.gov.hatProtego == s.at.protego => format!("drop spell {}", short_address(hat)),
+        hat => short_address(hat),
+    };
+    let lifts = match s.lift_window() {
+        crate::chain::governance::LiftWindow::From(block) => format!("lifts from block {block}"),
+        _ => "lifts open".to_owned(),
+    };
+    format!(
+        "hat {hat} ({}) · Protego {} · block {} ({lifts}) · you: wallet {}, chief {}",
+        t(s.gov.hatApprovals),
+        t(s.gov.protegoApprovals),
+        s.block.number,
+        t(s.user.govBalance),
+        t(s.user.chiefDeposits),
+    )
 }
 
 fn short_duration(seconds: u64) -> String {

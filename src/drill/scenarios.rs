@@ -1,13 +1,16 @@
-//! MIP91's example scenarios as scripts: the other actors' moves, the user's commands, and what
-//! must be true at the end. Amounts follow MIP91's example (threshold 50,000 MKR, one week of
-//! cancelling, one month of lockup) and scale with the chain's own threshold.
+//! The drill's scenarios, and MIP91's four as scripts: the other actors' moves, the user's
+//! commands, and what must be true at the end. Amounts follow MIP91's example (threshold 50,000
+//! MKR, one week of cancelling, one month of lockup) and scale with the chain's own threshold.
+//! The two Protego scenarios, played on the Sky layout, are in `protego.rs`.
 
 use alloy::primitives::{Address, U256};
 use anyhow::Result;
 
+use super::protego::{self, Route};
 use super::world::tokens;
 use super::{Check, Drill, Expect, check};
 use crate::chain::bindings::DefaultSpell;
+use crate::devnet::Layout;
 use crate::units::{WAD, format_token};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -20,17 +23,41 @@ pub enum Scenario {
     FalseAlarm,
     /// A minority stalls governance; its deposits stay locked for the whole lockup.
     DisgruntledMinority,
-    /// All four, each on a fresh chain.
+    /// Mainnet today (Sky layout): holders lift Protego and drop every plan through it, twice.
+    ProtegoBlanket,
+    /// Mainnet today (Sky layout): a drop spell per plot, voted, lifted and scheduled, twice.
+    ProtegoTargeted,
+    /// All six, each on a fresh chain of its layout.
     All,
 }
 
 impl Scenario {
-    pub const EACH: [Scenario; 4] = [
+    pub const EACH: [Scenario; 6] = [
         Scenario::GenuineAttack,
         Scenario::AlternateEnding,
         Scenario::FalseAlarm,
         Scenario::DisgruntledMinority,
+        Scenario::ProtegoBlanket,
+        Scenario::ProtegoTargeted,
     ];
+
+    /// The devnet a scenario is played on: MIP91's four need the dss-defender, Protego's two
+    /// the new Chief.
+    pub fn layout(self) -> Layout {
+        match self {
+            Scenario::ProtegoBlanket | Scenario::ProtegoTargeted => Layout::Sky,
+            _ => Layout::Mip91,
+        }
+    }
+
+    /// Whole voting tokens the user needs, as every test holder of the layout has them: MKR
+    /// on MIP91's, SKY on the Sky layout (a device's address is funded up to this).
+    pub fn user_stake(self) -> u64 {
+        match self.layout() {
+            Layout::Mip91 => 100_000,
+            Layout::Sky => 2_400_000_000,
+        }
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -38,6 +65,8 @@ impl Scenario {
             Scenario::AlternateEnding => "alternate-ending",
             Scenario::FalseAlarm => "false-alarm",
             Scenario::DisgruntledMinority => "disgruntled-minority",
+            Scenario::ProtegoBlanket => "protego-blanket",
+            Scenario::ProtegoTargeted => "protego-targeted",
             Scenario::All => "all",
         }
     }
@@ -61,7 +90,22 @@ impl Scenario {
                 "A minority uses the defender to delay an executive it dislikes. Governance passes it again \
                  after the window and leaves the depositors locked for the whole lockup."
             }
-            Scenario::All => "All four scenarios, each on a fresh chain.",
+            Scenario::ProtegoBlanket => {
+                "Mainnet as it runs today: the chief votes with SKY and Protego is the defence. An attacker \
+                 buys SKY, lifts a spell minting SKY to itself and plots it. You and other holders vote for \
+                 Protego, wait out the chief's lift cooldown (10 blocks), lift Protego and drop the plan \
+                 through it. The attacker buys more SKY, takes the hat back once the cooldown allows and \
+                 plots again; with `defender watch` running, the holders out-vote it, you lift Protego once \
+                 the cooldown allows, and watch drops the new plot in the block after the lift."
+            }
+            Scenario::ProtegoTargeted => {
+                "The same attack on today's mainnet, met plan by plan: you deploy an EmergencyDropSpell for \
+                 the attacker's plan (`drop-spell --all`), vote for it, lift it after the cooldown, and its \
+                 schedule() drops the plan at once. When the attacker takes the hat back and plots again, \
+                 the defenders stay targeted: a new drop spell for the new plot, voted and lifted, and \
+                 watch, running in the background, calls its schedule() in the block after the lift."
+            }
+            Scenario::All => "All six scenarios, each on a fresh chain.",
         }
     }
 
@@ -71,6 +115,8 @@ impl Scenario {
             Scenario::AlternateEnding => alternate_ending(d).await,
             Scenario::FalseAlarm => minority(d, true).await,
             Scenario::DisgruntledMinority => minority(d, false).await,
+            Scenario::ProtegoBlanket => protego::play(d, Route::Blanket).await,
+            Scenario::ProtegoTargeted => protego::play(d, Route::Targeted).await,
             Scenario::All => unreachable!("`all` is played one scenario at a time"),
         }
     }
