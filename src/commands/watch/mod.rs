@@ -261,8 +261,11 @@ impl Watch<'_> {
                     if self.handled.contains(&plan.id) {
                         continue;
                     }
-                    let reason = actions::cancel::not_canceling(s)
-                        .unwrap_or_else(|| actions::cancel::closed(s, &[plan]));
+                    let reason = if s.at.protego.is_zero() {
+                        actions::cancel::not_canceling(s).unwrap_or_default()
+                    } else {
+                        actions::cancel::closed(s, &[plan])
+                    };
                     self.log(
                         "cannot",
                         json!({ "plan": plan.id, "reason": reason }),
