@@ -18,6 +18,7 @@ use alloy::rpc::client::BatchRequest;
 use alloy::rpc::types::{BlockId, Filter, Log, TransactionRequest};
 use alloy::sol_types::{SolCall, SolEvent, SolValue};
 use anyhow::{Result, anyhow};
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::chain::bindings::{Chief, DSPause, DssExec, EmergencyDropSpell, LogNote, Protego};
@@ -407,17 +408,24 @@ impl Calls {
     /// Each call's output at `block`; `None` where it reverted.
     async fn run(self, connection: &Connection, block: u64) -> Result<Vec<Option<Bytes>>> {
         let at = BlockId::number(block);
-        let mut out = Vec::with_capacity(self.requests.len());
-        for chunk in self.requests.chunks(1_000) {
+        let batches = self.requests.chunks(1_000).map(|chunk| async move {
             let mut batch = BatchRequest::new(connection.provider.client());
             let waiters: Vec<_> = chunk
                 .iter()
                 .map(|call| batch.add_call::<_, Bytes>("eth_call", &(call, at)))
                 .collect::<Result<_, _>>()?;
             connection.timed(batch.send()).await?;
+            let mut out = Vec::with_capacity(waiters.len());
             for waiter in waiters {
                 out.push(waiter.await.ok());
             }
+            Ok::<_, anyhow::Error>(out)
+        });
+        // A few batches in flight at once, answers kept in order.
+        let answers: Vec<Result<Vec<Option<Bytes>>>> = stream::iter(batches).buffered(4).collect().await;
+        let mut out = Vec::with_capacity(self.requests.len());
+        for answer in answers {
+            out.extend(answer?);
         }
         Ok(out)
     }
