@@ -121,19 +121,17 @@ async fn a_drill_on_a_running_devnet_leaves_it_as_it_was() {
     assert_eq!(common::mkr_balance(&chain, chain.holder(0)).await, common::wad(100_000));
 }
 
+/// `scenario` played with the user's part signed on the simulator, as account 7.
+fn drill_on_ledger(sim: &LedgerSim, scenario: &str) -> serde_json::Value {
+    let speculos = sim.addr().to_string();
+    drill(&[scenario, "--auto", "--ledger", "--speculos", &speculos, "--hd-path", "m/44'/60'/0'/0/7"])
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_user_part_signs_on_a_ledger() {
     let sim = LedgerSim::start(LedgerConfig::default()).await.unwrap();
     // Account 7 of the test mnemonic holds no MKR on the devnet: the drill funds it.
-    let verdict = drill(&[
-        "genuine-attack",
-        "--auto",
-        "--ledger",
-        "--speculos",
-        &sim.addr().to_string(),
-        "--hd-path",
-        "m/44'/60'/0'/0/7",
-    ]);
+    let verdict = drill_on_ledger(&sim, "genuine-attack");
     assert_all_ok(&verdict, &["genuine-attack"]);
     // Signed on the device: deposit (approve + deposit), two cancels, vote --lock all (approve,
     // lock, vote), lift, withdraw.
@@ -149,15 +147,7 @@ async fn the_user_part_signs_on_a_ledger() {
 async fn in_a_protego_drill_the_user_s_watch_signs_on_the_same_ledger() {
     let sim = LedgerSim::start(LedgerConfig::default()).await.unwrap();
     // Account 7 has no SKY on the devnet: the drill funds it with what a test holder has.
-    let verdict = drill(&[
-        "protego-blanket",
-        "--auto",
-        "--ledger",
-        "--speculos",
-        &sim.addr().to_string(),
-        "--hd-path",
-        "m/44'/60'/0'/0/7",
-    ]);
+    let verdict = drill_on_ledger(&sim, "protego-blanket");
     assert_all_ok(&verdict, &["protego-blanket"]);
     // Signed on the device: vote --lock (approve, lock, vote), lift, cancel; then vote --lock all
     // (approve, lock), lift, and watch's drop.

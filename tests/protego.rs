@@ -267,15 +267,7 @@ async fn protego_actions_sign_on_the_ledger_and_the_trezor_and_offline() {
     let _ = (std::fs::remove_file(&unsigned), std::fs::remove_file(&signed));
     let from = chain.holder(4).to_string();
     cli.ok(4, &["cancel", "--all", "--from", &from, "--unsigned-out", unsigned.to_str().unwrap()]);
-    let mut sign = std::process::Command::new(env!("CARGO_BIN_EXE_defender"));
-    sign.args(["sign", unsigned.to_str().unwrap(), "--out", signed.to_str().unwrap(), "--yes"])
-        .args(["--rpc-url", "http://127.0.0.1:9", "--private-key-env", "OFFLINE_KEY"])
-        .env("OFFLINE_KEY", common::cli::KEYS[4])
-        .env_remove("ETH_RPC_URL")
-        .env_remove("DEFENDER_ADDRESSES");
-    let out = common::cli::output(sign);
-    let shown = common::cli::text(&out.stdout) + &common::cli::text(&out.stderr);
-    assert!(out.status.success(), "{shown}");
+    let shown = common::cli::sign_offline(&unsigned, &signed, 4);
     assert!(shown.contains("drop(plans:"), "offline, the drop is decoded: {shown}");
     cli.ok(4, &["broadcast", signed.to_str().unwrap()]);
     for plan in [&second, &third] {

@@ -299,15 +299,7 @@ async fn a_legacy_free_goes_through_an_offline_bundle() {
     let build =
         ["free", "--legacy-chief", "all", "--from", &from, "--unsigned-out", unsigned.to_str().unwrap()];
     cli.ok(4, &build);
-    let mut sign = std::process::Command::new(env!("CARGO_BIN_EXE_defender"));
-    sign.args(["sign", unsigned.to_str().unwrap(), "--out", signed.to_str().unwrap(), "--yes"])
-        .args(["--rpc-url", "http://127.0.0.1:9", "--private-key-env", "OFFLINE_KEY"])
-        .env("OFFLINE_KEY", common::cli::KEYS[4])
-        .env_remove("ETH_RPC_URL")
-        .env_remove("DEFENDER_ADDRESSES");
-    let out = common::cli::output(sign);
-    let shown = common::cli::text(&out.stdout) + &common::cli::text(&out.stderr);
-    assert!(out.status.success(), "{shown}");
+    let shown = common::cli::sign_offline(&unsigned, &signed, 4);
     assert!(shown.contains("free(wad: 10,000 MKR)"), "offline, the amount reads in MKR: {shown}");
     cli.ok(4, &["broadcast", signed.to_str().unwrap()]);
     assert_eq!(cli.chain.read(cli.addr(keys::MCD_ADM_LEGACY), DSChief::depositsCall(me)).await, U256::ZERO);

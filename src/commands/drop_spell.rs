@@ -8,7 +8,7 @@ use alloy::primitives::{Address, B256};
 use anyhow::Result;
 use clap::Args;
 
-use super::history::{self, HistoryArgs, Target, parse_target};
+use super::history::{self, PlanTargets};
 use super::session::Session;
 use crate::actions::{self, Tokens};
 use crate::chain::pause_log::{Queue, QueuedPlan};
@@ -16,24 +16,18 @@ use crate::chain::snapshot::{Reads, Snapshot, prepare};
 
 #[derive(Debug, Args)]
 pub struct DropSpellArgs {
-    /// Plan ids (0x + 64 hex) or the spells that plotted them (0x + 40 hex).
-    #[arg(value_name = "PLAN_ID|SPELL", required_unless_present = "all")]
-    pub targets: Vec<String>,
-    /// Every plan queued in DSPause.
-    #[arg(long, conflicts_with = "targets")]
-    pub all: bool,
     #[command(flatten)]
-    pub history: HistoryArgs,
+    pub plans: PlanTargets,
 }
 
 pub async fn run(cli: &crate::cli::Cli, args: &DropSpellArgs) -> Result<ExitCode> {
-    let targets: Vec<Target> = args.targets.iter().map(|t| parse_target(t)).collect::<Result<_>>()?;
+    let (targets, plans) = (args.plans.parsed()?, &args.plans);
     let session = Session::open(cli).await?;
     let prepared = session.prepare(Vec::new()).await?;
     let queue =
-        history::read(&session.connection, &prepared, &args.history, cli.global.no_cache, &[]).await?;
+        history::read(&session.connection, &prepared, &plans.history, cli.global.no_cache, &[]).await?;
     let wanted: Vec<&QueuedPlan> =
-        if args.all { queue.open().collect() } else { history::plans_named(&queue, &targets)? };
+        if plans.all { queue.open().collect() } else { history::plans_named(&queue, &targets)? };
     let ids: Vec<B256> = wanted.iter().map(|p| p.id).collect();
     let plan = actions::drop_spell::plan(&prepared.snapshot, &wanted);
     if let Ok(plan) = &plan
@@ -51,7 +45,7 @@ pub async fn run(cli: &crate::cli::Cli, args: &DropSpellArgs) -> Result<ExitCode
     }
     // What Protego made, read back from its Deploy events.
     let after = prepare(&session.connection, &session.sources, g.chain, &Reads::default()).await?;
-    let queue = history::read(&session.connection, &after, &args.history, g.no_cache, &[]).await?;
+    let queue = history::read(&session.connection, &after, &plans.history, g.no_cache, &[]).await?;
     report(cli, &after.snapshot, &queue, &ids, Some(&before));
     Ok(code)
 }

@@ -20,6 +20,26 @@ pub struct HistoryArgs {
     pub chunk: u64,
 }
 
+/// The plans a command acts on, as typed: ids or spells, or `--all`.
+#[derive(Debug, Clone, Args)]
+pub struct PlanTargets {
+    /// Plan ids (0x + 64 hex) or the spells that plotted them (0x + 40 hex).
+    #[arg(value_name = "PLAN_ID|SPELL", required_unless_present = "all")]
+    pub targets: Vec<String>,
+    /// Every plan queued in DSPause (`cancel` leaves out the defender's own default spell).
+    #[arg(long, conflicts_with = "targets")]
+    pub all: bool,
+    #[command(flatten)]
+    pub history: HistoryArgs,
+}
+
+impl PlanTargets {
+    /// The typed targets, checked (exit 2 on a malformed one).
+    pub fn parsed(&self) -> Result<Vec<Target>> {
+        self.targets.iter().map(|t| parse_target(t)).collect()
+    }
+}
+
 /// Where to start reading the pause's history when not told: mainnet's DSPause came with MCD
 /// (November 2019); local chains start at genesis.
 pub fn default_from_block(chain_id: u64) -> u64 {

@@ -146,3 +146,18 @@ pub fn output(mut command: Command) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// `defender sign UNSIGNED --out SIGNED` as on a machine with no network, with test key
+/// `account`; returns what it printed (stdout and stderr).
+pub fn sign_offline(unsigned: &std::path::Path, signed: &std::path::Path, account: usize) -> String {
+    let mut sign = Command::new(env!("CARGO_BIN_EXE_defender"));
+    sign.args(["sign", unsigned.to_str().unwrap(), "--out", signed.to_str().unwrap(), "--yes"])
+        .args(["--rpc-url", "http://127.0.0.1:9", "--private-key-env", "OFFLINE_KEY"])
+        .env("OFFLINE_KEY", KEYS[account])
+        .env_remove("ETH_RPC_URL")
+        .env_remove("DEFENDER_ADDRESSES");
+    let out = output(sign);
+    let shown = text(&out.stdout) + &text(&out.stderr);
+    assert!(out.status.success(), "{shown}");
+    shown
+}
