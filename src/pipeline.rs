@@ -115,7 +115,7 @@ impl Pipeline<'_> {
         if let Some(signer) = signer {
             preview.device = signer.device_name();
             for (shown, tx) in preview.transactions.iter_mut().zip(&txs) {
-                shown.device_screens = signer.screens(&TypedTransaction::Eip1559(tx.unsigned()));
+                shown.shown_on(signer, &TypedTransaction::Eip1559(tx.unsigned()));
             }
         }
         crate::stdout_guard::keep_printing();
@@ -159,8 +159,13 @@ impl Pipeline<'_> {
             if !self.options.json && (txs.len() > 1 || !signer.hot_key()) {
                 eprintln!("signing {}/{}: {}", i + 1, txs.len(), tx.call.label);
                 match signer.device_name() {
-                    Some("Ledger") => {
+                    Some("Ledger") if signer.shows_hash(&TypedTransaction::Eip1559(unsigned.clone())) => {
                         eprintln!("  confirm on your Ledger: it shows tx hash {}", tx.signing_hash())
+                    }
+                    Some("Ledger") => {
+                        eprintln!(
+                            "  confirm on your Ledger: it shows From and Max fees only (no hash, spender or amount)"
+                        )
                     }
                     Some(device) => eprintln!("  confirm on your {device}: check the screens listed above"),
                     None => {}

@@ -44,15 +44,31 @@ async fn approve_and_deposit_cost_four_apdus_and_show_what_the_device_shows() {
     assert!(apdus.iter().all(|a| a.status == 0x9000));
     assert_eq!(apdus[1].p1, 0, "the address is read silently");
 
-    // The preview said what the device then showed, screen for screen, hash included.
+    // The preview said what the device then showed, screen for screen.
     let txs = out["preview"]["transactions"].as_array().unwrap();
     let shown = sim.screens();
     assert_eq!(shown.len(), 2);
     for (tx, screens) in txs.iter().zip(&shown) {
         let predicted: Vec<String> = serde_json::from_value(tx["device_screens"].clone()).unwrap();
         assert_eq!(&predicted, screens);
-        assert!(screens.contains(&tx["signing_hash"].as_str().unwrap().to_owned()), "{screens:?}");
     }
+    // The approve takes the app's approval flow: no spender, amount or hash, and the preview
+    // says so instead of pointing at a hash the device never shows.
+    let approve = &shown[0];
+    assert_eq!(approve[2], "Review transaction to approve ERC20 token");
+    assert!(!approve.iter().any(|l| l.starts_with("Tx hash") || l == "To"), "{approve:?}");
+    assert_eq!(txs[0]["device_shows_hash"], false);
+    assert!(
+        txs[0]["device_note"].as_str().unwrap().contains("will not show the spender, the amount or a hash")
+    );
+    assert_eq!(approve[approve.len() - 2].rsplit(' ').next(), Some("???"), "no currency known for 31337");
+    // The deposit is a generic call: its hash over two screens, as in the preview.
+    let deposit = &shown[1];
+    let hash = txs[1]["signing_hash"].as_str().unwrap();
+    let first = deposit.iter().position(|l| l == "Tx hash (1/2)").expect("the hash is shown");
+    assert_eq!(format!("{}{}", deposit[first + 1], deposit[first + 3]), hash);
+    assert_eq!(txs[1]["device_shows_hash"], true);
+    assert!(txs[1].get("device_note").is_none());
     assert_eq!(out["preview"]["device"], "Ledger");
 }
 

@@ -273,7 +273,14 @@ async fn sign_one(
     if !quiet {
         eprintln!("signing {}/{n}: {}", i + 1, txs[i].label);
         match signer.device_name() {
-            Some("Ledger") => eprintln!("  confirm on your Ledger: it shows tx hash {}", tx.signature_hash()),
+            Some("Ledger") if signer.shows_hash(&TypedTransaction::Eip1559(tx.clone())) => {
+                eprintln!("  confirm on your Ledger: it shows tx hash {}", tx.signature_hash())
+            }
+            Some("Ledger") => {
+                eprintln!(
+                    "  confirm on your Ledger: it shows From and Max fees only (no hash, spender or amount)"
+                )
+            }
             Some(device) => eprintln!("  confirm on your {device}: check the screens listed above"),
             None => {}
         }

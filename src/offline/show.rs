@@ -127,7 +127,7 @@ pub fn build(bundle: &Bundle, txs: &[CheckedTx], names: &Names, signer: Option<&
                 None => format!("{n}, as the bundle names it"),
             });
             let typed = TypedTransaction::Eip1559(t.tx.clone());
-            TxPreview {
+            let mut shown = TxPreview {
                 label: t.label.clone(),
                 from: t.from,
                 to: t.to(),
@@ -141,8 +141,14 @@ pub fn build(bundle: &Bundle, txs: &[CheckedTx], names: &Names, signer: Option<&
                 max_cost_wei: max_cost(t.tx.gas_limit, fees) + t.tx.value,
                 simulation: None,
                 signing_hash: alloy::consensus::SignableTransaction::signature_hash(&t.tx).to_string(),
-                device_screens: signer.and_then(|s| s.screens(&typed)),
+                device_screens: None,
+                device_shows_hash: None,
+                device_note: None,
+            };
+            if let Some(signer) = signer {
+                shown.shown_on(signer, &typed);
             }
+            shown
         })
         .collect();
     let total_max_cost_wei = transactions.iter().map(|t| t.max_cost_wei).fold(U256::ZERO, |a, b| a + b);

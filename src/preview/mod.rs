@@ -89,11 +89,29 @@ pub struct TxPreview {
     #[serde(with = "crate::units::decimal")]
     pub max_cost_wei: U256,
     pub simulation: Option<crate::simulate::Outcome>,
-    /// keccak256 of the unsigned payload: a Ledger shows it, so compare it with the screen.
+    /// keccak256 of the unsigned payload: what the signature covers. A Ledger shows it for a
+    /// contract call, except in its ERC-20 approval flow.
     pub signing_hash: String,
     /// What the signing device will show, screen by screen (devices only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_screens: Option<Vec<String>>,
+    /// Whether the device shows `signing_hash` for this transaction (devices only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_shows_hash: Option<bool>,
+    /// What the device leaves out, said above the transaction (devices only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_note: Option<&'static str>,
+}
+
+impl TxPreview {
+    /// Fills in what `signer`'s device will show for `tx`.
+    pub fn shown_on(&mut self, signer: &crate::signers::Signer, tx: &alloy::consensus::TypedTransaction) {
+        self.device_screens = signer.screens(tx);
+        if self.device_screens.is_some() {
+            self.device_shows_hash = Some(signer.shows_hash(tx));
+            self.device_note = signer.note(tx);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -141,6 +159,8 @@ pub fn build(
             simulation: simulation.and_then(|s| s.outcomes.get(i).cloned()),
             signing_hash: tx.signing_hash().to_string(),
             device_screens: None,
+            device_shows_hash: None,
+            device_note: None,
         })
         .collect();
     let changes =
@@ -177,6 +197,9 @@ pub fn print(p: &Preview) {
     for (i, tx) in p.transactions.iter().enumerate() {
         eprintln!();
         eprintln!("  {}/{n}  {}", i + 1, tx.label);
+        if let Some(note) = tx.device_note {
+            eprintln!("       ! {note}");
+        }
         let to = match &tx.to_name {
             Some(name) => format!("{} ({name})", tx.to),
             None => tx.to.to_string(),
@@ -202,7 +225,12 @@ pub fn print(p: &Preview) {
             Some(o) => eprintln!("       SIMULATION REVERTS: {}", o.revert.as_deref().unwrap_or("no reason")),
             None => eprintln!("       not simulated"),
         }
-        eprintln!("       tx hash  {} (a Ledger shows it before signing)", tx.signing_hash);
+        let where_shown = match (p.device, tx.device_shows_hash) {
+            (Some(device), Some(true)) => format!("your {device} shows it: compare"),
+            (Some(device), _) => format!("your {device} does not show it for this transaction"),
+            (None, _) => "a Ledger shows it for a contract call, not for an ERC-20 approve".into(),
+        };
+        eprintln!("       tx hash  {} ({where_shown})", tx.signing_hash);
         if let (Some(device), Some(screens)) = (p.device, &tx.device_screens) {
             eprintln!("       your {device} will show, screen by screen:");
             for screen in screens {

@@ -43,6 +43,16 @@ pub trait Backend: Send + Sync {
     fn screens(&self, _tx: &TypedTransaction) -> Option<Vec<String>> {
         None
     }
+
+    /// What the user must know about how the device shows `tx` (e.g. what it leaves out).
+    fn note(&self, _tx: &TypedTransaction) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether the device shows the signing hash for `tx`, to compare with the preview's.
+    fn shows_hash(&self, _tx: &TypedTransaction) -> bool {
+        false
+    }
 }
 
 /// Options that choose the signer, shared by every command that signs.
@@ -137,6 +147,16 @@ impl Signer {
     /// What the device will show for `tx`, when the signer is a device.
     pub fn screens(&self, tx: &TypedTransaction) -> Option<Vec<String>> {
         self.backend.screens(tx)
+    }
+
+    /// What the preview must say about how the device shows `tx`.
+    pub fn note(&self, tx: &TypedTransaction) -> Option<&'static str> {
+        self.backend.note(tx)
+    }
+
+    /// Whether the device shows the signing hash for `tx`.
+    pub fn shows_hash(&self, tx: &TypedTransaction) -> bool {
+        self.backend.shows_hash(tx)
     }
 
     /// Signs `tx` and checks that the signature recovers to this signer's address.

@@ -98,13 +98,19 @@
 //! [`LedgerSim::screens`] holds one entry per signing or verification request that reached the
 //! user (in order), each the list of texts the device showed:
 //!
+//! As the genuine app 1.22 draws them on a Nano S Plus (shared/spec/hardware-wallets.md). The
+//! unit is "ETH" on the chains the app knows (1, Sepolia, Holesky) and "???" elsewhere.
 //! - Contract call (non-empty data), blind signing on:
-//!   `["Blind signing ahead", "Review transaction", "From", <from>, "To", <to>,
-//!   ("Amount", "<value> ETH" when value != 0), "Max fees", "<fee> ETH",
-//!   ("Network", <network> when chain id != 1), "Tx hash", "0x<signing hash>",
-//!   "Accept risk and sign transaction"]`
-//! - Plain transfer (empty data): `["Review transaction", "Amount", "<value> ETH", "To", <to>,
-//!   "Max fees", "<fee> ETH", ("Network", <network> when chain id != 1), "Sign transaction"]`
+//!   `["Blind signing ahead", "To accept risk, press both buttons", "Review transaction",
+//!   "From", <from>, "To", <to>, ("Amount", "<value> <unit>" when value != 0), "Max fees",
+//!   "<fee> <unit>", ("Network", <network> when chain id != 1), "Tx hash (1/2)", "0x" + the
+//!   first 32 hex digits, "Tx hash (2/2)", the last 32, "Accept risk and sign transaction"]`
+//! - ERC-20 `approve(address,uint256)` (the app's own flow: no To, spender, amount or hash):
+//!   `["Blind signing ahead", "To accept risk, press both buttons", "Review transaction to
+//!   approve ERC20 token", "From", <from>, ("Network", <network> when chain id != 1),
+//!   "Max fees", "<fee> <unit>", "Accept risk and sign transaction"]`
+//! - Plain transfer (empty data): `["Review transaction", "Amount", "<value> <unit>", "To", <to>,
+//!   "Max fees", "<fee> <unit>", ("Network", <network> when chain id != 1), "Sign transaction"]`
 //! - Blind signing off and non-empty data: `["Blind signing must be enabled in settings"]`.
 //! - Address verification (INS 0x02, P1 0x01): `["Verify address", <address>]`.
 //! - Personal message: `["Review message", "Message", <text, or 0x-hex if not printable ASCII>,
@@ -605,10 +611,33 @@ impl Shared {
         };
         let value = U256::from_be_slice(value);
         let max_fee = U256::from_be_slice(gas).saturating_mul(U256::from_be_slice(fee_per_gas));
+        // App 1.22 on a Nano S Plus / Nano X, default settings but blind signing, as recorded.
+        let unit = if [1u64, 11_155_111, 17_000].iter().any(|c| chain_display == U256::from(*c)) {
+            "ETH"
+        } else {
+            "???"
+        };
+        let approve = data.len() == 68 && data[..4] == [0x09, 0x5e, 0xa7, 0xb3];
         let mut screens: Vec<String> = Vec::new();
         let mut push = |s: &str| screens.push(s.to_string());
-        if contract_call {
+        let network = (chain_display != U256::from(1)).then(|| network_name(chain_display));
+        let fee = format!("{} {unit}", format_ether(max_fee));
+        if approve {
             push("Blind signing ahead");
+            push("To accept risk, press both buttons");
+            push("Review transaction to approve ERC20 token");
+            push("From");
+            push(&signer.address().to_checksum(None));
+            if let Some(network) = &network {
+                push("Network");
+                push(network);
+            }
+            push("Max fees");
+            push(&fee);
+            push("Accept risk and sign transaction");
+        } else if contract_call {
+            push("Blind signing ahead");
+            push("To accept risk, press both buttons");
             push("Review transaction");
             push("From");
             push(&signer.address().to_checksum(None));
@@ -616,26 +645,32 @@ impl Shared {
             push(&to_display);
             if !value.is_zero() {
                 push("Amount");
-                push(&format!("{} ETH", format_ether(value)));
+                push(&format!("{} {unit}", format_ether(value)));
             }
+            push("Max fees");
+            push(&fee);
+            if let Some(network) = &network {
+                push("Network");
+                push(network);
+            }
+            let hash = format!("{hash:#x}");
+            push("Tx hash (1/2)");
+            push(&hash[..34]);
+            push("Tx hash (2/2)");
+            push(&hash[34..]);
+            push("Accept risk and sign transaction");
         } else {
             push("Review transaction");
             push("Amount");
-            push(&format!("{} ETH", format_ether(value)));
+            push(&format!("{} {unit}", format_ether(value)));
             push("To");
             push(&to_display);
-        }
-        push("Max fees");
-        push(&format!("{} ETH", format_ether(max_fee)));
-        if chain_display != U256::from(1) {
-            push("Network");
-            push(&network_name(chain_display));
-        }
-        if contract_call {
-            push("Tx hash");
-            push(&format!("{hash:#x}"));
-            push("Accept risk and sign transaction");
-        } else {
+            push("Max fees");
+            push(&fee);
+            if let Some(network) = &network {
+                push("Network");
+                push(network);
+            }
             push("Sign transaction");
         }
         st.screens.push(screens);

@@ -262,6 +262,7 @@ async fn eip1559_contract_call_matches_the_software_signer() {
         screens.last().unwrap(),
         &s(&[
             "Blind signing ahead",
+            "To accept risk, press both buttons",
             "Review transaction",
             "From",
             "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
@@ -269,8 +270,10 @@ async fn eip1559_contract_call_matches_the_software_signer() {
             &TARGET.to_checksum(None),
             "Max fees",
             "0.002 ETH",
-            "Tx hash",
-            &format!("{hash:#x}"),
+            "Tx hash (1/2)",
+            &format!("{hash:#x}")[..34],
+            "Tx hash (2/2)",
+            &format!("{hash:#x}")[34..],
             "Accept risk and sign transaction",
         ])
     );
@@ -281,8 +284,32 @@ async fn eip1559_contract_call_matches_the_software_signer() {
     let (v, r, s_) = split_sig(&answer.unwrap());
     assert_eq!(recover(r, s_, v == 1, tx.signature_hash()), sim.address_at("m/44'/60'/0'/0/0"));
     let last = sim.screens().last().unwrap().clone();
-    assert_eq!(last[6..10], s(&["Amount", "1.5 ETH", "Max fees", "0.002 ETH"])[..]);
-    assert_eq!(last[10..12], s(&["Network", "Sepolia"])[..]);
+    assert_eq!(last[7..11], s(&["Amount", "1.5 ETH", "Max fees", "0.002 ETH"])[..]);
+    assert_eq!(last[11..13], s(&["Network", "Sepolia"])[..]);
+
+    // An ERC-20 approve takes the app's own flow: no To, spender, amount or hash; off mainnet
+    // the Network comes before the fees, and the unit is "???".
+    let mut approve = vec![0x09, 0x5e, 0xa7, 0xb3];
+    approve.extend_from_slice(&[0x11; 64]);
+    let tx = eip1559(31337, 0, approve.into(), U256::ZERO);
+    let answer = last_answer(sign_chunks(&mut t, &chunks_avoiding(&stream(&PATH0, &encode(&tx)), 0)).await);
+    let (v, r, s_) = split_sig(&answer.unwrap());
+    assert_eq!(recover(r, s_, v == 1, tx.signature_hash()), sim.address_at("m/44'/60'/0'/0/0"));
+    assert_eq!(
+        sim.screens().last().unwrap(),
+        &s(&[
+            "Blind signing ahead",
+            "To accept risk, press both buttons",
+            "Review transaction to approve ERC20 token",
+            "From",
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+            "Network",
+            "31337",
+            "Max fees",
+            "0.002 ???",
+            "Accept risk and sign transaction",
+        ])
+    );
 }
 
 #[tokio::test]
@@ -395,7 +422,8 @@ async fn quirk_chain_id_zero_when_the_last_chunk_is_the_3_byte_tail() {
     let last = screens.last().unwrap();
     let net = last.iter().position(|x| x == "Network").expect("the review shows the network");
     assert_eq!(last[net + 1], "0");
-    assert_eq!(last[last.len() - 2], format!("{streamed:#x}"));
+    let hash = format!("{streamed:#x}");
+    assert_eq!(last[last.len() - 4..last.len() - 1], s(&[&hash[..34], "Tx hash (2/2)", &hash[34..]])[..]);
 
     // The same transaction, chunked so that no chunk ends right after data: correct signature.
     let good = chunks_avoiding(&stream, stream.len() - tail);
@@ -483,11 +511,11 @@ async fn blind_signing_off_refuses_calls_but_not_transfers() {
         &s(&[
             "Review transaction",
             "Amount",
-            "2 ETH",
+            "2 ???",
             "To",
             &TARGET.to_checksum(None),
             "Max fees",
-            "0.002 ETH",
+            "0.002 ???",
             "Network",
             "31337",
             "Sign transaction",
