@@ -234,17 +234,8 @@ async fn queue(b: &Bench) {
 
 /// The plan a pause LogNote of `drop` names.
 fn dropped_plan(log: &alloy::rpc::types::Log) -> Option<B256> {
-    use alloy::sol_types::SolEvent;
-    use defender::chain::bindings::LogNote;
-    let note = LogNote::decode_log(&log.inner).ok()?.data;
-    if note.fax.get(..4)? != DSPause::dropCall::SELECTOR {
-        return None;
-    }
-    let args = DSPause::dropCall::abi_decode_raw(&note.fax[4..]).ok()?;
-    Some(
-        defender::chain::pause_log::PlanKey { usr: args.usr, tag: args.tag, fax: args.fax, eta: args.eta }
-            .id(),
-    )
+    let note = defender::chain::pause_log::decode_note(log)?;
+    (note.selector == DSPause::dropCall::SELECTOR).then(|| note.key.id())
 }
 
 /// Fights for the hat on a chain with 1-second blocks; `watch` drops the open plans each time

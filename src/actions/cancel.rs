@@ -25,20 +25,16 @@ pub enum Targets<'a> {
     Named(Vec<&'a QueuedPlan>),
 }
 
-/// Why the defender cannot cancel right now, if it cannot (MIP91's world, for `watch`).
-pub fn not_canceling(s: &Snapshot) -> Option<String> {
+/// Why no route is open, with the shortest way to open one: Protego's or a plan's drop spell
+/// where there is a Protego, else why the defender cannot cancel (MIP91's world).
+pub fn no_route(s: &Snapshot, wanted: &[&QueuedPlan]) -> String {
+    if s.at.protego != Address::ZERO {
+        return closed(s, wanted);
+    }
     let d = &s.defender;
-    if !matches!(s.cancel_route(), CancelRoute::Closed) {
-        return None;
-    }
     if !s.has_defender() {
-        return Some(if s.at.protego != Address::ZERO {
-            closed(s, &[])
-        } else {
-            "there is no dss-defender on this chain (MCD_DEFENDER)".into()
-        });
-    }
-    Some(if d.live != U256::from(1) {
+        "there is no dss-defender on this chain (MCD_DEFENDER)".into()
+    } else if d.live != U256::from(1) {
         "the defender instance is caged: it can no longer cancel".into()
     } else if d.activatedAt.is_zero() {
         let tokens = Tokens::voting(s);
@@ -49,7 +45,7 @@ pub fn not_canceling(s: &Snapshot) -> Option<String> {
         )
     } else {
         format!("the defender's cancel window ended at {}", date(s.canceling_until().unwrap_or_default()))
-    })
+    }
 }
 
 /// The plan: the open plans among `targets`, through the route that is open.
@@ -77,10 +73,7 @@ pub fn plan(s: &Snapshot, queue: &Queue, targets: &Targets) -> PlanResult {
         CancelRoute::Defender { until } => through_defender(s, &wanted, until),
         CancelRoute::Protego => through_protego(s, &wanted),
         CancelRoute::DropSpell(spell) => through_drop_spell(s, queue, spell, &wanted)?,
-        CancelRoute::Closed if s.at.protego == Address::ZERO => {
-            return refuse(not_canceling(s).unwrap_or_else(|| closed(s, &wanted)));
-        }
-        CancelRoute::Closed => return refuse(closed(s, &wanted)),
+        CancelRoute::Closed => return refuse(no_route(s, &wanted)),
     };
     plan.warnings.extend(gone_note);
     Ok(plan)
@@ -204,7 +197,7 @@ fn through_drop_spell(s: &Snapshot, queue: &Queue, hat: Address, wanted: &[&Queu
 }
 
 /// No route is open: the shortest way to open one, with the commands to type.
-pub fn closed(s: &Snapshot, wanted: &[&QueuedPlan]) -> String {
+fn closed(s: &Snapshot, wanted: &[&QueuedPlan]) -> String {
     let t = Tokens::voting(s);
     let short = |approvals: U256| super::lock_to_outvote(s, approvals);
     let from = match s.lift_window() {

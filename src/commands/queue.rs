@@ -35,10 +35,7 @@ fn route_line(s: &Snapshot, open: &[&QueuedPlan]) -> String {
         CancelRoute::DropSpell(spell) => {
             format!("the drop spell {spell} is the hat: `defender cancel --all` drops its plan")
         }
-        CancelRoute::Closed if s.at.protego.is_zero() => {
-            actions::cancel::not_canceling(s).unwrap_or_else(|| "no route is open".into())
-        }
-        CancelRoute::Closed => actions::cancel::closed(s, open),
+        CancelRoute::Closed => actions::cancel::no_route(s, open),
     }
 }
 

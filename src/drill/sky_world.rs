@@ -13,17 +13,14 @@ use alloy::sol_types::{SolCall, SolEvent};
 use anyhow::{Context, Result, bail};
 
 use super::world::World;
-use crate::chain::bindings::{Chief, DSPause, DSToken, EmergencyDropSpell, LogNote, Protego};
+use crate::chain::bindings::{Chief, DSPause, DSToken, EmergencyDropSpell, Protego};
 use crate::chain::governance::LiftWindow;
-use crate::chain::pause_log::PlanKey;
+use crate::chain::pause_log::{self, PlanKey, selector_topic};
 
-/// A pause LogNote of `plot`, `drop` or `exec`, decoded back into its plan.
+/// A pause LogNote of `plot`, `drop` or `exec`, with the transaction that made it.
 #[derive(Debug, Clone)]
 pub struct PauseNote {
-    pub key: PlanKey,
-    /// Who called the pause: the spell for a plot, Protego or a drop spell for a drop.
-    pub caller: Address,
-    pub block: u64,
+    pub note: crate::chain::pause_log::PauseNote,
     pub transaction: B256,
 }
 
@@ -37,23 +34,8 @@ pub struct Dropped {
     pub sender: Address,
 }
 
-/// ds-note puts the selector, left-aligned, in topic 0.
-fn selector_topic(selector: [u8; 4]) -> B256 {
-    let mut word = B256::ZERO;
-    word[..4].copy_from_slice(&selector);
-    word
-}
-
 fn decode_note(log: &Log) -> Option<PauseNote> {
-    let note = LogNote::decode_log(&log.inner).ok()?.data;
-    // plot, drop and exec share one argument list: (usr, tag, fax, eta).
-    let args = DSPause::plotCall::abi_decode_raw(note.fax.get(4..)?).ok()?;
-    Some(PauseNote {
-        key: PlanKey { usr: args.usr, tag: args.tag, fax: args.fax, eta: args.eta },
-        caller: note.guy,
-        block: log.block_number?,
-        transaction: log.transaction_hash?,
-    })
+    Some(PauseNote { note: pause_log::decode_note(log)?, transaction: log.transaction_hash? })
 }
 
 impl World {
@@ -101,8 +83,8 @@ impl World {
     /// The plan `spell` plotted, as the pause's plot LogNote recorded it (its latest plot).
     pub async fn plotted_by(&self, spell: Address) -> Result<PlanKey> {
         let notes = self.pause_notes(DSPause::plotCall::SELECTOR).await?;
-        match notes.into_iter().rev().find(|n| n.caller == spell) {
-            Some(note) => Ok(note.key),
+        match notes.into_iter().rev().find(|n| n.note.caller == spell) {
+            Some(found) => Ok(found.note.key),
             None => bail!("{spell} plotted nothing in the pause"),
         }
     }
@@ -116,14 +98,14 @@ impl World {
     /// The first drop of plan `id` the pause recorded, with who signed it.
     pub async fn dropped(&self, id: B256) -> Result<Option<Dropped>> {
         let notes = self.pause_notes(DSPause::dropCall::SELECTOR).await?;
-        let Some(note) = notes.into_iter().find(|n| n.key.id() == id) else { return Ok(None) };
+        let Some(note) = notes.into_iter().find(|n| n.note.key.id() == id) else { return Ok(None) };
         let transaction = self
             .provider
             .get_transaction_by_hash(note.transaction)
             .await?
             .with_context(|| format!("transaction {} is gone", note.transaction))?;
         use alloy::network::TransactionResponse;
-        Ok(Some(Dropped { block: note.block, caller: note.caller, sender: transaction.from() }))
+        Ok(Some(Dropped { block: note.note.block, caller: note.note.caller, sender: transaction.from() }))
     }
 
     /// Waits, without mining, until plan `id` leaves the pause; false after `timeout`.

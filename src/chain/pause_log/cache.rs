@@ -122,16 +122,16 @@ impl LogCache {
         Some(Covered { from: file.from, to: file.to, to_hash: file.to_hash, logs })
     }
 
-    /// Replaces the file with `covered`, atomically (a reader never sees half a file).
-    pub fn store(&self, covered: &Covered) -> Result<()> {
+    /// Replaces the file with `logs`, every matching log of blocks `from..=to` (`to_hash` being
+    /// block `to`'s hash), atomically: a reader never sees half a file.
+    pub fn store(&self, from: u64, to: u64, to_hash: B256, logs: &[Log]) -> Result<()> {
         let file = File {
             version: VERSION,
             scope: self.scope.clone(),
-            from: covered.from,
-            to: covered.to,
-            to_hash: covered.to_hash,
-            logs: covered
-                .logs
+            from,
+            to,
+            to_hash,
+            logs: logs
                 .iter()
                 .map(|l| StoredLog {
                     block: l.block_number.unwrap_or_default(),
@@ -203,9 +203,7 @@ mod tests {
             log_index: Some(1),
             ..Log::default()
         };
-        cache
-            .store(&Covered { from: 0, to: 9, to_hash: B256::repeat_byte(9), logs: vec![log.clone()] })
-            .unwrap();
+        cache.store(0, 9, B256::repeat_byte(9), std::slice::from_ref(&log)).unwrap();
         let back = cache.load().unwrap();
         assert_eq!((back.from, back.to, back.to_hash, back.logs.len()), (0, 9, B256::repeat_byte(9), 1));
         assert_eq!(back.logs[0].inner, log.inner);

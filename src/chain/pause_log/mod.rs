@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::chain::bindings::{Chief, DSPause, DssExec, EmergencyDropSpell, LogNote, Protego};
 use crate::chain::rpc::Connection;
-use cache::{Covered, LogCache, SAFE_DEPTH, Scope};
+use cache::{LogCache, SAFE_DEPTH, Scope};
 pub use scan::Chunking;
 
 /// A plan as DSPause identifies it.
@@ -146,7 +146,8 @@ impl Queue {
     }
 }
 
-fn selector_topic(selector: [u8; 4]) -> B256 {
+/// ds-note puts the called function's selector, left-aligned, in topic 0.
+pub fn selector_topic(selector: [u8; 4]) -> B256 {
     let mut word = B256::ZERO;
     word[..4].copy_from_slice(&selector);
     word
@@ -206,18 +207,17 @@ pub async fn history(
         fetched: fetched.clone(),
     };
 
-    let mut logs: Vec<Log> = cached.as_ref().map(|c| c.logs.clone()).unwrap_or_default();
+    let mut logs: Vec<Log> = cached.map(|c| c.logs).unwrap_or_default();
     logs.extend(new_logs);
     logs.sort_by_key(|log| (log.block_number, log.log_index));
     logs.dedup_by_key(|log| (log.block_number, log.log_index));
 
-    if let (Some(cache), Some(covered), Some(to_hash)) = (&cache, widen, store_hash) {
-        let kept = logs
-            .iter()
-            .filter(|l| (covered.0..=covered.1).contains(&l.block_number.unwrap_or_default()))
-            .cloned()
-            .collect();
-        if let Err(e) = cache.store(&Covered { from: covered.0, to: covered.1, to_hash, logs: kept }) {
+    if let (Some(cache), Some((first, last)), Some(to_hash)) = (&cache, widen, store_hash) {
+        // Sorted by block: the stretch to keep is one slice.
+        let block = |l: &Log| l.block_number.unwrap_or_default();
+        let start = logs.partition_point(|l| block(l) < first);
+        let end = logs.partition_point(|l| block(l) <= last);
+        if let Err(e) = cache.store(first, last, to_hash, &logs[start..end]) {
             eprintln!("warning: the log cache could not be written ({e:#}); nothing else is affected");
         }
     }
@@ -239,23 +239,24 @@ fn widened(from: u64, to: u64, cached: Option<(u64, u64)>) -> Option<(u64, u64)>
     (touches && new != (old_from, old_to)).then_some(new)
 }
 
-/// A plot, drop or exec note decoded back into its plan.
-struct Note {
-    selector: [u8; 4],
-    caller: Address,
-    key: PlanKey,
-    block: u64,
+/// A plot, drop or exec note of the pause, decoded back into its plan.
+#[derive(Debug, Clone)]
+pub struct PauseNote {
+    /// plot, drop or exec.
+    pub selector: [u8; 4],
+    /// Who called the pause: the spell for a plot, Protego or a drop spell for a drop.
+    pub caller: Address,
+    pub key: PlanKey,
+    pub block: u64,
 }
 
-fn decode_note(pause: Address, log: &Log) -> Option<Note> {
-    if log.inner.address != pause {
-        return None;
-    }
+/// `log` as a plot, drop or exec LogNote (whoever emitted it: callers filter by address).
+pub fn decode_note(log: &Log) -> Option<PauseNote> {
     let note = LogNote::decode_log(&log.inner).ok()?.data;
     let selector: [u8; 4] = note.fax.get(..4)?.try_into().ok()?;
     // plot, drop and exec share one argument list: (usr, tag, fax, eta).
     let args = DSPause::plotCall::abi_decode_raw(&note.fax[4..]).ok()?;
-    Some(Note {
+    Some(PauseNote {
         selector,
         caller: note.guy,
         key: PlanKey { usr: args.usr, tag: args.tag, fax: args.fax, eta: args.eta },
@@ -291,7 +292,10 @@ pub async fn queue(
             spells.push(deployed);
             continue;
         }
-        let Some(note) = decode_note(contracts.pause, log) else { continue };
+        if log.inner.address != contracts.pause {
+            continue;
+        }
+        let Some(note) = decode_note(log) else { continue };
         let id = note.key.id();
         if note.selector == DSPause::plotCall::SELECTOR {
             // A plan can be plotted again after a drop: the latest plot counts.

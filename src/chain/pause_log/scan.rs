@@ -93,7 +93,7 @@ pub async fn logs_and_hashes(
         let block = connection.timed(waiter).await?;
         out.push(block.and_then(|b| b.get("hash").and_then(|h| h.as_str()).and_then(|h| h.parse().ok())));
     }
-    let logs = match (logs, single) {
+    let mut logs = match (logs, single) {
         (Some(waiter), Some((from, to))) => match connection.timed_raw(waiter).await? {
             Ok(logs) => logs,
             // Refused as too large: asked again piece by piece.
@@ -101,7 +101,6 @@ pub async fn logs_and_hashes(
         },
         _ => logs_in(connection, base, ranges, how).await?,
     };
-    let mut logs = logs;
     logs.sort_by_key(|log| (log.block_number, log.log_index));
     Ok((logs, out))
 }

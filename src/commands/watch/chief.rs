@@ -74,8 +74,8 @@ impl ChiefWatch {
         }
     }
 
-    /// Compares `s` with the last snapshot. `s` must have been read with `rivals()` as its
-    /// `approvals_of`, in that order.
+    /// Compares `s` with the last snapshot. `s` must have been read with `rivals_read` as its
+    /// `approvals_of`, in that order; Protego's approvals come with every snapshot.
     pub fn observe(&mut self, s: &Snapshot, rivals_read: &[Address]) -> Vec<Event> {
         let mut events = Vec::new();
         let t = Tokens::voting(s);
@@ -125,7 +125,7 @@ impl ChiefWatch {
 
         let mut candidates: Vec<(Address, U256)> =
             rivals_read.iter().copied().zip(s.approvals.iter().copied()).collect();
-        if !s.at.protego.is_zero() && !rivals_read.contains(&s.at.protego) {
+        if !s.at.protego.is_zero() {
             candidates.push((s.at.protego, s.gov.protegoApprovals));
         }
         let hat_approvals = s.gov.hatApprovals;

@@ -200,25 +200,18 @@ impl Watch<'_> {
         self.log(event.kind, event.fields.clone(), &event.text);
     }
 
-    async fn prepare(&self) -> Result<Prepared> {
+    /// The snapshot, with the approvals of every rival followed so far.
+    async fn prepare(&self, rivals: &[Address]) -> Result<Prepared> {
         let s = &self.session;
-        let reads = Reads {
-            user: s.from,
-            fees: true,
-            approvals_of: self.chief.rivals().to_vec(),
-            ..Reads::default()
-        };
+        let reads = Reads { user: s.from, fees: true, approvals_of: rivals.to_vec(), ..Reads::default() };
         prepare(&s.connection, &s.sources, s.cli.global.chain, &reads).await
     }
 
     async fn tick(&mut self, look: Look) -> Result<()> {
-        let prepared = self.prepare().await?;
-        let s = &prepared.snapshot;
-        if s.at.protego != Address::ZERO {
-            self.chief.follow(s.at.protego, "Protego".into());
-        }
         let rivals = self.chief.rivals().to_vec();
-        for event in self.chief.observe(s, &rivals[..s.approvals.len().min(rivals.len())]) {
+        let prepared = self.prepare(&rivals).await?;
+        let s = &prepared.snapshot;
+        for event in self.chief.observe(s, &rivals) {
             self.event(&event);
         }
         let head: u64 = s.block.number.saturating_to();
@@ -261,11 +254,7 @@ impl Watch<'_> {
                     if self.handled.contains(&plan.id) {
                         continue;
                     }
-                    let reason = if s.at.protego.is_zero() {
-                        actions::cancel::not_canceling(s).unwrap_or_default()
-                    } else {
-                        actions::cancel::closed(s, &[plan])
-                    };
+                    let reason = actions::cancel::no_route(s, &[plan]);
                     self.log(
                         "cannot",
                         json!({ "plan": plan.id, "reason": reason }),
