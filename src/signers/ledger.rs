@@ -503,7 +503,8 @@ pub fn screens(tx: &TypedTransaction, from: Address, blind_signing: bool) -> Vec
         ]);
         out.push("Accept risk and sign transaction".into());
     } else {
-        out.extend(["Review transaction".into(), "Amount".into(), format!("{} {unit}", ether(tx.value()))]);
+        // A plain transfer: no warning and no review title, the amount first.
+        out.extend(["Amount".into(), format!("{} {unit}", ether(tx.value()))]);
         out.extend(["To".into(), to]);
         out.extend(fees);
         out.extend(network);

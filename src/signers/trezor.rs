@@ -924,7 +924,7 @@ pub fn screens(tx: &TypedTransaction) -> Vec<String> {
                 "Confirm fee Priority fee per gas {} Gwei",
                 decimal(U256::from(tx.max_priority_fee_per_gas), 9)
             ));
-            out.push(format!("Confirm fee Maximum fee {}", amount(total, unit)));
+            out.push(format!("Confirm fee Maximum fee {}", cut_every_18(&amount(total, unit))));
             out
         }
         TypedTransaction::Legacy(tx) => {
@@ -973,6 +973,13 @@ fn recipient_and_data(to: &TxKind, value: U256, data: &[u8], unit: &str) -> Vec<
         }
     }
     out
+}
+
+/// The firmware's "Maximum fee" line, cut every 18 characters wherever that falls (mid-number,
+/// or before the unit with its leading space), the pieces joined as the screens are.
+fn cut_every_18(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(18).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join(" ")
 }
 
 /// The unit the firmware shows on `chain_id`, from the networks it knows; "UNKN" otherwise.
@@ -1118,5 +1125,13 @@ mod tests {
         assert_eq!(s[2], "Transaction data: 18191A1B1C1D1E1F 20212223 36/36 bytes");
         assert_eq!(s[5], "Confirm fee Maximum fee 0.0002 ETH");
         assert_eq!(s.len(), 6);
+    }
+
+    #[test]
+    fn the_maximum_fee_is_cut_every_18_characters_as_recorded() {
+        assert_eq!(cut_every_18("0.000366936551588608 UNKN"), "0.0003669365515886 08 UNKN");
+        // A number of exactly 18 characters leaves the unit on its own line, with its space.
+        assert_eq!(cut_every_18("0.0003669365515886 UNKN"), "0.0003669365515886  UNKN");
+        assert_eq!(cut_every_18("0.0002 ETH"), "0.0002 ETH");
     }
 }

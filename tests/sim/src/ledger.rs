@@ -109,7 +109,7 @@
 //!   `["Blind signing ahead", "To accept risk, press both buttons", "Review transaction to
 //!   approve ERC20 token", "From", <from>, ("Network", <network> when chain id != 1),
 //!   "Max fees", "<fee> <unit>", "Accept risk and sign transaction"]`
-//! - Plain transfer (empty data): `["Review transaction", "Amount", "<value> <unit>", "To", <to>,
+//! - Plain transfer (empty data): `["Amount", "<value> <unit>", "To", <to>,
 //!   "Max fees", "<fee> <unit>", ("Network", <network> when chain id != 1), "Sign transaction"]`
 //! - Blind signing off and non-empty data: `["Blind signing must be enabled in settings"]`.
 //! - Address verification (INS 0x02, P1 0x01): `["Verify address", <address>]`.
@@ -660,7 +660,6 @@ impl Shared {
             push(&hash[34..]);
             push("Accept risk and sign transaction");
         } else {
-            push("Review transaction");
             push("Amount");
             push(&format!("{} {unit}", format_ether(value)));
             push("To");

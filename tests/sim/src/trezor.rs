@@ -1225,7 +1225,13 @@ impl Device {
             ("Maximum fee", total_fee, false),
         ] {
             let (v, unit) = eth_amount(amount, symbol, gwei);
-            screens.push((Btn::ButtonRequest_SignTx, format!("Confirm fee {what} {v} {unit}")));
+            let mut text = format!("{v} {unit}");
+            if what == "Maximum fee" {
+                // The firmware cuts this line every 18 characters, mid-number if need be.
+                let chars: Vec<char> = text.chars().collect();
+                text = chars.chunks(18).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join(" ");
+            }
+            screens.push((Btn::ButtonRequest_SignTx, format!("Confirm fee {what} {text}")));
         }
 
         // The signing hash: 0x02 || RLP(chain_id, nonce, priority, max_fee, gas_limit, to, value,

@@ -509,7 +509,6 @@ async fn blind_signing_off_refuses_calls_but_not_transfers() {
     assert_eq!(
         sim.screens().last().unwrap(),
         &s(&[
-            "Review transaction",
             "Amount",
             "2 ???",
             "To",
