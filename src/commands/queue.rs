@@ -109,7 +109,11 @@ pub async fn queue(cli: &Cli, args: &QueueArgs) -> Result<ExitCode> {
         s.block.number
     );
     let hat_name = if s.gov.hat == s.at.protego && !s.at.protego.is_zero() { " (Protego)" } else { "" };
-    println!("hat {}{hat_name} with {}", s.gov.hat, t.fmt(s.gov.hatApprovals));
+    if s.gov.hat.is_zero() {
+        println!("no hat yet (the chief has lifted nobody)");
+    } else {
+        println!("hat {}{hat_name} with {}", s.gov.hat, t.fmt(s.gov.hatApprovals));
+    }
     if !s.at.protego.is_zero() && s.gov.hat != s.at.protego {
         println!("Protego {} has {}", s.at.protego, t.fmt(s.gov.protegoApprovals));
     }
