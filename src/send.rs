@@ -14,8 +14,12 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use crate::chain::anvil::StuckPoolGuard;
 use crate::chain::rpc::Connection;
 use crate::pipeline::Transaction;
+
+/// How long a transaction may wait in an automining anvil's pool before it is mined by hand.
+const STUCK_AFTER: Duration = Duration::from_secs(1);
 
 /// What happened to one transaction.
 #[derive(Debug, Clone, Serialize)]
@@ -99,8 +103,10 @@ pub async fn broadcast(
     } else {
         ProgressBar::hidden()
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    let sent_at = tokio::time::Instant::now();
+    let deadline = sent_at + Duration::from_secs(600);
     let mut pause = Duration::from_millis(5);
+    let mut guard = StuckPoolGuard::default();
     loop {
         let pending: Vec<usize> = (0..receipts.len())
             .filter(|&i| receipts[i].error.is_none() && receipts[i].status.is_none())
@@ -127,6 +133,17 @@ pub async fn broadcast(
                     bar.inc(1);
                 }
             }
+        }
+        let waiting = receipts.iter().find(|r| r.error.is_none() && r.status.is_none());
+        if let Some(r) = waiting.filter(|_| sent_at.elapsed() > STUCK_AFTER)
+            && guard.unstick(&connection.provider, r.hash).await
+        {
+            bar.suspend(|| {
+                eprintln!(
+                    "note: anvil left {} in its pool although it automines (a known anvil race); had it mine a block",
+                    r.hash
+                )
+            });
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(2));

@@ -1,7 +1,8 @@
 //! Every kind of endpoint a user may be handed: `http://`, `https://`, `ws://` and `wss://`.
 //! The TLS ones go through a proxy whose certificate is signed by the test CA, trusted with
 //! `SSL_CERT_FILE` as a user with a private CA would. Reads agree, actions sign and send over
-//! each, and an untrusted certificate is refused with the way out.
+//! each, and an untrusted certificate is refused with the way out. And one quirk of the local
+//! node, anvil, that every devnet user meets.
 
 mod common;
 
@@ -91,4 +92,43 @@ fn a_scheme_that_is_no_rpc_is_refused_by_name() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("ftp:// is not served; use http://, https://, ws:// or wss://"), "{stderr}");
+}
+
+/// anvil's automine race (a ready transaction left in the pool) is met by mining it, and only
+/// on an anvil that says it automines: with automine off, or on a node that is not anvil, the
+/// transaction is left where it is. The race itself cannot be called up at will, so a proxy
+/// says "automine on" for an anvil that holds the transaction with automine off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_left_in_an_automining_anvil_s_pool_is_mined_and_only_there() {
+    use alloy::network::TransactionBuilder;
+    use alloy::providers::Provider;
+    use alloy::providers::ext::AnvilApi;
+    use alloy::rpc::types::TransactionRequest;
+    use defender::chain::anvil::StuckPoolGuard;
+    use defender_sim::rpc_proxy::RpcProxy;
+
+    let cli = Cli::start().await;
+    let chain = &cli.chain;
+    let alice = chain.holder(0);
+    chain.provider.anvil_set_auto_mine(false).await.unwrap();
+    let request = TransactionRequest::default().with_from(alice).with_to(alice).with_gas_limit(21_000);
+    let hash = *chain.provider.send_transaction(request).await.unwrap().tx_hash();
+    let mined = || async { chain.provider.get_transaction_receipt(hash).await.unwrap().is_some() };
+
+    let through = |proxy: &RpcProxy| defender::devnet::provider(&proxy.url()).unwrap();
+    let not_anvil = RpcProxy::start(upstream(&cli)).await.unwrap();
+    not_anvil.refuse("anvil_getAutomine");
+    let says_automine = RpcProxy::start(upstream(&cli)).await.unwrap();
+    says_automine.answer("anvil_getAutomine", serde_json::json!(true));
+
+    assert!(!StuckPoolGuard::default().unstick(&chain.provider, hash).await, "automine off");
+    assert!(!StuckPoolGuard::default().unstick(&through(&not_anvil), hash).await, "not anvil");
+    assert!(!mined().await, "left to the user");
+
+    let mut guard = StuckPoolGuard::default();
+    assert!(guard.unstick(&through(&says_automine), hash).await, "automine on and it waits");
+    assert!(mined().await);
+    assert!(!guard.unstick(&through(&says_automine), hash).await, "mined once, not again");
+    let methods: Vec<String> = says_automine.requests().concat();
+    assert_eq!(methods.iter().filter(|m| *m == "anvil_getAutomine").count(), 1, "asked once: {methods:?}");
 }

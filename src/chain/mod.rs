@@ -1,6 +1,7 @@
 //! Everything the client knows about the contracts: typed bindings and where to find them.
 
 pub mod addresses;
+pub mod anvil;
 pub mod bindings;
 pub mod discovery;
 pub mod governance;

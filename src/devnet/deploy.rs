@@ -15,6 +15,7 @@ use alloy::sol_types::{SolCall, SolEvent, SolValue};
 use anyhow::{Context, Result, bail, ensure};
 
 use crate::chain::addresses::{AddressBook, chainlog_key, keys};
+use crate::chain::anvil::StuckPoolGuard;
 use crate::chain::bindings::overloads::{approveAmountCall, burnOwnCall, chiefVoteYaysCall, mintToCall};
 use crate::chain::bindings::{
     ChainLog, DSChief, DSToken, DefenderAuthority, DefenderFab, ESM, End, bytecode,
@@ -332,13 +333,19 @@ impl Sender<'_> {
     }
 }
 
-/// Polls for a receipt: immediate under automine, one block time otherwise.
+/// Polls for a receipt: immediate under automine (or mined by hand when anvil's race left it
+/// in the pool), one block time otherwise.
 pub async fn wait_for_receipt(provider: &DynProvider, hash: B256) -> Result<TransactionReceipt> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut pause = Duration::from_millis(2);
+    let mut guard = StuckPoolGuard::default();
+    let started = tokio::time::Instant::now();
     loop {
         if let Some(receipt) = provider.get_transaction_receipt(hash).await? {
             return Ok(receipt);
+        }
+        if started.elapsed() > Duration::from_secs(1) {
+            guard.unstick(provider, hash).await;
         }
         if tokio::time::Instant::now() > deadline {
             bail!("transaction {hash} was not mined within 60 s");

@@ -1,8 +1,9 @@
 //! A JSON-RPC HTTP proxy in front of a node: it records the methods of every request, can
-//! answer chosen methods with "method not found" (a node that lacks them), and can go down and
-//! come back (a provider outage), for tests and benchmarks.
+//! answer chosen methods with "method not found" (a node that lacks them) or with a set result
+//! (a node in another state), and can go down and come back (a provider outage), for tests and
+//! benchmarks.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,6 +19,7 @@ struct Shared {
     /// Every eth_getLogs block range asked, inclusive.
     log_ranges: Mutex<Vec<(u64, u64)>>,
     refused: Mutex<HashSet<String>>,
+    answers: Mutex<HashMap<String, serde_json::Value>>,
     down: AtomicBool,
 }
 
@@ -68,6 +70,11 @@ impl RpcProxy {
     /// Answer `method` with JSON-RPC error -32601, as a node without it does.
     pub fn refuse(&self, method: &str) {
         self.shared.refused.lock().unwrap().insert(method.to_owned());
+    }
+
+    /// Answer `method` with `result` instead of asking the node.
+    pub fn answer(&self, method: &str, result: serde_json::Value) {
+        self.shared.answers.lock().unwrap().insert(method.to_owned(), result);
     }
 
     /// While down, connections are closed at once and open ones are cut at their next request.
@@ -140,12 +147,17 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, state: Arc<Shared>) 
             let refused = state.refused.lock().unwrap();
             !body.is_array() && methods.iter().any(|m| refused.contains(m))
         };
-        if refused {
-            let answer = serde_json::json!({
-                "jsonrpc": "2.0",
-                "id": body["id"],
-                "error": { "code": -32601, "message": format!("the method {} does not exist/is not available", methods[0]) },
-            })
+        let canned =
+            if body.is_array() { None } else { state.answers.lock().unwrap().get(&methods[0]).cloned() };
+        if refused || canned.is_some() {
+            let answer = match canned {
+                Some(result) if !refused => serde_json::json!({ "jsonrpc": "2.0", "id": body["id"], "result": result }),
+                _ => serde_json::json!({
+                    "jsonrpc": "2.0",
+                    "id": body["id"],
+                    "error": { "code": -32601, "message": format!("the method {} does not exist/is not available", methods[0]) },
+                }),
+            }
             .to_string();
             let response = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
