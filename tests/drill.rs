@@ -136,7 +136,7 @@ async fn the_user_part_signs_on_a_ledger() {
     // Signed on the device: deposit (approve + deposit), two cancels, vote --lock all (approve,
     // lock, vote), lift, withdraw.
     let user = sim.address_at("m/44'/60'/0'/0/7").to_checksum(None);
-    let screens = sim.screens();
+    let screens = sim.texts();
     assert_eq!(screens.len(), 9, "{screens:?}");
     assert!(
         screens.iter().all(|s| s.contains(&user) && s.last().unwrap() == "Accept risk and sign transaction")
@@ -152,7 +152,7 @@ async fn in_a_protego_drill_the_user_s_watch_signs_on_the_same_ledger() {
     // Signed on the device: vote --lock (approve, lock, vote), lift, cancel; then vote --lock all
     // (approve, lock), lift, and watch's drop.
     let user = sim.address_at("m/44'/60'/0'/0/7").to_checksum(None);
-    let screens = sim.screens();
+    let screens = sim.texts();
     assert_eq!(screens.len(), 9, "{screens:?}");
     assert!(screens.iter().all(|s| s.contains(&user)));
 }

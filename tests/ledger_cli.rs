@@ -46,12 +46,13 @@ async fn approve_and_deposit_cost_four_apdus_and_show_what_the_device_shows() {
 
     // The preview said what the device then showed, screen for screen.
     let txs = out["preview"]["transactions"].as_array().unwrap();
-    let shown = sim.screens();
-    assert_eq!(shown.len(), 2);
-    for (tx, screens) in txs.iter().zip(&shown) {
-        let predicted: Vec<String> = serde_json::from_value(tx["device_screens"].clone()).unwrap();
-        assert_eq!(&predicted, screens);
+    let drawn = sim.screens();
+    assert_eq!(drawn.len(), 2);
+    for (tx, screens) in txs.iter().zip(&drawn) {
+        let predicted: Vec<Vec<String>> = serde_json::from_value(tx["device_screens"].clone()).unwrap();
+        assert_eq!(&predicted, screens, "screen by screen, line by line");
     }
+    let shown = sim.texts();
     // The approve takes the app's approval flow: no spender, amount or hash, and the preview
     // says so instead of pointing at a hash the device never shows.
     let approve = &shown[0];
@@ -70,6 +71,41 @@ async fn approve_and_deposit_cost_four_apdus_and_show_what_the_device_shows() {
     assert_eq!(txs[1]["device_shows_hash"], true);
     assert!(txs[1].get("device_note").is_none());
     assert_eq!(out["preview"]["device"], "Ledger");
+}
+
+/// With Settings > Debug contracts on and `--ledger-debug-contracts`, the preview lists the
+/// selector and parameter screens, and the approve's To and hash, as the device then shows them;
+/// without the flag it lists the default flow and says how the setting changes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_contracts_is_predicted_when_the_user_says_it_is_on() {
+    let (cli, sim) = start(LedgerConfig { debug_contracts: true, ..LedgerConfig::default() }).await;
+    let out = report(&cli.ok(0, &["deposit", "1500", "--yes", "--json", "--ledger-debug-contracts"]));
+    let txs = out["preview"]["transactions"].as_array().unwrap();
+    let predicted: Vec<Vec<Vec<String>>> =
+        txs.iter().map(|t| serde_json::from_value(t["device_screens"].clone()).unwrap()).collect();
+    assert_eq!(predicted, sim.screens(), "screen by screen, line by line");
+    let approve = &sim.texts()[0];
+    assert_eq!(approve[..3], ["Verify selector", "Selector", "095EA7B3"].map(str::to_owned));
+    let spender = cli.addr(keys::MCD_DEFENDER).to_checksum(None)[2..].to_uppercase();
+    let parameter = approve.iter().find(|t| t.contains(':')).unwrap().replace(':', "");
+    assert!(parameter.ends_with(&spender), "the spender on the device: {parameter} / {spender}");
+    assert!(approve.contains(&"To".to_owned()) && approve.contains(&"Tx hash (1/2)".to_owned()));
+    assert_eq!(txs[0]["device_shows_hash"], true);
+    assert!(txs[0]["device_note"].as_str().unwrap().contains("Debug contracts on"));
+
+    // Without the flag: the default flow, and the note says how to see the spender.
+    sim.set_debug_contracts(false);
+    sim.clear_log();
+    let out = report(&cli.ok(1, &["deposit", "10", "--yes", "--json"]));
+    let predicted: Vec<Vec<String>> =
+        serde_json::from_value(out["preview"]["transactions"][0]["device_screens"].clone()).unwrap();
+    assert_eq!(predicted, sim.screens()[0]);
+    assert!(
+        out["preview"]["transactions"][0]["device_note"]
+            .as_str()
+            .unwrap()
+            .contains("--ledger-debug-contracts")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +130,7 @@ async fn every_action_signs_on_the_ledger() {
     run(6, &["cancel", "--all", "--yes", "--verify"], 4);
     assert!(!chain.read(cli.addr(keys::MCD_PAUSE), DSPause::plansCall(plan.id())).await);
     let canceller = chain.provider.get_accounts().await.unwrap()[6];
-    assert_eq!(sim.screens()[0], ["Verify address".to_owned(), canceller.to_checksum(None)]);
+    assert_eq!(sim.texts()[0], ["Verify address".to_owned(), canceller.to_checksum(None)]);
 
     // Holder 1 deposited 25,000 in `activate`; the rest goes to the chief.
     let approvals = chain.read(chief, DSChief::approvalsCall(spell)).await;
@@ -281,9 +317,15 @@ async fn long_calldata_messages_and_typed_hashes_match_a_software_key() {
     let message = b"I control this address for the MIP91 war room".repeat(10);
     let signature = signer.sign_message(&message).await.unwrap();
     assert_eq!(signature, key.sign_message_sync(&message).unwrap());
+    assert_eq!(
+        signer.message_screens(&message).unwrap(),
+        sim.screens().pop().unwrap(),
+        "the message's screens"
+    );
 
     let (domain, struct_hash) = (keccak256(b"domain"), B256::repeat_byte(0x33));
     let signature = signer.sign_typed_hashes(domain, struct_hash).await.unwrap();
     let digest = keccak256([&[0x19u8, 0x01][..], domain.as_slice(), struct_hash.as_slice()].concat());
     assert_eq!(signature, key.sign_hash_sync(&digest).unwrap());
+    assert_eq!(signer.typed_hash_screens(domain, struct_hash).unwrap(), sim.screens().pop().unwrap());
 }

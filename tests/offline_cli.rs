@@ -63,7 +63,15 @@ struct Bench {
 
 impl Bench {
     async fn start() -> Self {
-        let cli = Cli::start().await;
+        Self::with(Cli::start().await)
+    }
+
+    /// On a node answering chain id 1, as a device sees mainnet.
+    async fn on_mainnet_id() -> Self {
+        Self::with(Cli::start_on_chain(1, common::cli::SignWith::EnvKey).await)
+    }
+
+    fn with(cli: Cli) -> Self {
         let dir = cli.book.parent().unwrap().join("offline");
         std::fs::create_dir_all(&dir).unwrap();
         Self { cli, dir, offline: NoNetwork::new() }
@@ -205,8 +213,27 @@ fn signers_of(bench: &Bench, file: &Path) -> Vec<Address> {
 
 /// Every action: deposit, vote (approve + lock + vote), lift, cancel --all, esm --direct, esm
 /// from the deposit and withdraw, each built online, signed offline by `signer` and broadcast;
-/// `screens` compares the device's screens with the preview's prediction.
-async fn round_trip(b: &Bench, signer: Signer, screens: Option<&dyn Fn() -> Vec<Vec<String>>>) {
+/// `screens` compares the device's screens, line by line, with the preview's prediction after
+/// every signing.
+async fn round_trip(b: &Bench, signer: Signer, screens: Option<&dyn Fn() -> Vec<Vec<Vec<String>>>>) {
+    let compared = std::cell::Cell::new(0);
+    let same_screens = |report: &serde_json::Value, what: &str| {
+        let Some(screens) = screens else { return };
+        let shown = screens();
+        let predicted: Vec<Vec<Vec<String>>> = report["preview"]["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| serde_json::from_value(t["device_screens"].clone()).unwrap())
+            .collect();
+        assert!(shown.len() >= predicted.len(), "{what}: the device showed {} requests", shown.len());
+        assert_eq!(
+            shown[shown.len() - predicted.len()..],
+            predicted[..],
+            "{what}: the preview said what the device showed"
+        );
+        compared.set(compared.get() + predicted.len());
+    };
     let chain = &b.cli.chain;
     let defender_addr = b.cli.addr(keys::MCD_DEFENDER);
     let chief = b.cli.addr(keys::MCD_ADM);
@@ -218,16 +245,7 @@ async fn round_trip(b: &Bench, signer: Signer, screens: Option<&dyn Fn() -> Vec<
     let (signed, report) = b.sign_ok(&signer, 0, &bundle, &[]);
     assert_eq!(report["signed"], 2);
     assert_eq!(signers_of(b, &signed), [alice, alice]);
-    if let Some(screens) = screens {
-        let shown = screens();
-        let predicted: Vec<Vec<String>> = report["preview"]["transactions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| serde_json::from_value(t["device_screens"].clone()).unwrap())
-            .collect();
-        assert_eq!(shown[shown.len() - 2..], predicted[..], "the preview said what the device showed");
-    }
+    same_screens(&report, "deposit");
     assert_eq!(b.nonce(alice).await, 0, "signing sends nothing");
     b.broadcast_ok(&signed);
     assert_eq!(chain.read(defender_addr, DssDefender::depositsCall(alice)).await, wad(1500));
@@ -239,6 +257,7 @@ async fn round_trip(b: &Bench, signer: Signer, screens: Option<&dyn Fn() -> Vec<
     let approvals = chain.read(chief, DSChief::approvalsCall(spell)).await;
     let bundle = b.build(2, "vote.json", &["vote", "--lock", "1000"]).await;
     let (signed, report) = b.sign_ok(&signer, 2, &bundle, &[]);
+    same_screens(&report, "vote --lock");
     assert_eq!(report["signed"], 3);
     assert_eq!(signers_of(b, &signed), [carol; 3]);
     b.broadcast_ok(&signed);
@@ -247,7 +266,8 @@ async fn round_trip(b: &Bench, signer: Signer, screens: Option<&dyn Fn() -> Vec<
 
     // lift: the default spell leads the (empty) hat, anyone makes it the hat.
     let bundle = b.build(5, "lift.json", &["lift"]).await;
-    let (signed, _) = b.sign_ok(&signer, 5, &bundle, &[]);
+    let (signed, report) = b.sign_ok(&signer, 5, &bundle, &[]);
+    same_screens(&report, "lift");
     b.broadcast_ok(&signed);
     assert_eq!(chain.read(chief, DSChief::hatCall {}).await, spell);
 
@@ -257,7 +277,8 @@ async fn round_trip(b: &Bench, signer: Signer, screens: Option<&dyn Fn() -> Vec<
     let pause = b.cli.addr(keys::MCD_PAUSE);
     assert!(chain.read(pause, DSPause::plansCall(plan.id())).await);
     let bundle = b.build(6, "cancel.json", &["cancel", "--all"]).await;
-    let (signed, _) = b.sign_ok(&signer, 6, &bundle, &[]);
+    let (signed, report) = b.sign_ok(&signer, 6, &bundle, &[]);
+    same_screens(&report, "cancel");
     assert_eq!(signers_of(b, &signed), [b.account(6).await]);
     b.broadcast_ok(&signed);
     assert!(!chain.read(pause, DSPause::plansCall(plan.id())).await, "the attacker's plan is dropped");
@@ -272,7 +293,8 @@ async fn round_trip(b: &Bench, signer: Signer, screens: Option<&dyn Fn() -> Vec<
     assert!(text(&out.stderr).contains("--yes --burn"), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("IRREVERSIBLE"), "{}", text(&out.stderr));
     assert!(!refused_out.exists(), "nothing written when not confirmed");
-    let (signed, _) = b.sign_ok(&signer, 3, &bundle, &["--burn"]);
+    let (signed, report) = b.sign_ok(&signer, 3, &bundle, &["--burn"]);
+    same_screens(&report, "esm --direct");
     assert_eq!(signers_of(b, &signed), [dave, dave]);
     b.broadcast_ok(&signed);
     assert_eq!(chain.read(b.cli.addr(keys::MCD_ESM), ESM::SumCall {}).await, wad(250));
@@ -280,16 +302,22 @@ async fn round_trip(b: &Bench, signer: Signer, screens: Option<&dyn Fn() -> Vec<
     // esm from the defender deposit (moveToEsm), then withdraw the rest after the lockup.
     let deposit = chain.read(defender_addr, DssDefender::depositsCall(alice)).await;
     let bundle = b.build(0, "move.json", &["esm", "100"]).await;
-    let (signed, _) = b.sign_ok(&signer, 0, &bundle, &["--burn"]);
+    let (signed, report) = b.sign_ok(&signer, 0, &bundle, &["--burn"]);
+    same_screens(&report, "esm");
     b.broadcast_ok(&signed);
     assert_eq!(chain.read(b.cli.addr(keys::MCD_ESM), ESM::SumCall {}).await, wad(350));
     chain.warp(chain.params.lockup_duration.as_secs()).await;
     let wallet = mkr_balance(chain, alice).await;
     let bundle = b.build(0, "withdraw.json", &["withdraw", "all"]).await;
-    let (signed, _) = b.sign_ok(&signer, 0, &bundle, &[]);
+    let (signed, report) = b.sign_ok(&signer, 0, &bundle, &[]);
+    same_screens(&report, "withdraw");
     b.broadcast_ok(&signed);
     assert_eq!(chain.read(defender_addr, DssDefender::depositsCall(alice)).await, U256::ZERO);
     assert_eq!(mkr_balance(chain, alice).await, wallet + deposit - wad(100));
+    if screens.is_some() {
+        // deposit 2, vote 3, lift 1, cancel 1, esm --direct 2, esm 1, withdraw 1.
+        assert_eq!(compared.get(), 11, "every signature's screens were compared");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,6 +339,77 @@ async fn round_trip_with_the_ledger_simulator() {
     let b = Bench::start().await;
     let screens = || sim.screens();
     round_trip(&b, Signer::Ledger(sim.addr()), Some(&screens)).await;
+}
+
+/// On chain 1 the devices name the currency ("ETH") and show no Network screen: the same
+/// round trip, every screen compared, both devices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_on_chain_1_with_the_ledger_and_trezor_simulators() {
+    let ledger = LedgerSim::start(LedgerConfig::default()).await.unwrap();
+    let b = Bench::on_mainnet_id().await;
+    let screens = || ledger.screens();
+    round_trip(&b, Signer::Ledger(ledger.addr()), Some(&screens)).await;
+    // Each request in one of the recorded flows of app 1.22 on chain 1 ("*": an address, an
+    // amount or half a hash).
+    const APPROVAL: [&str; 8] = [
+        "Blind signing ahead",
+        "To accept risk, press both buttons",
+        "Review transaction to approve ERC20 token",
+        "From",
+        "*",
+        "Max fees",
+        "* ETH",
+        "Accept risk and sign transaction",
+    ];
+    const GENERIC: [&str; 14] = [
+        "Blind signing ahead",
+        "To accept risk, press both buttons",
+        "Review transaction",
+        "From",
+        "*",
+        "To",
+        "*",
+        "Max fees",
+        "* ETH",
+        "Tx hash (1/2)",
+        "*",
+        "Tx hash (2/2)",
+        "*",
+        "Accept risk and sign transaction",
+    ];
+    let fits = |texts: &[String], flow: &[&str]| {
+        texts.len() == flow.len()
+            && texts.iter().zip(flow).all(|(t, f)| match f.strip_prefix('*') {
+                Some(unit) => t.ends_with(unit),
+                None => t == f,
+            })
+    };
+    let requests = ledger.texts();
+    assert_eq!(requests.len(), 11);
+    let approvals = requests.iter().filter(|t| fits(t, &APPROVAL)).count();
+    assert_eq!(approvals, 3, "deposit, vote --lock and esm --direct each approve first");
+    assert!(requests.iter().all(|t| fits(t, &APPROVAL) || fits(t, &GENERIC)), "{requests:#?}");
+
+    let trezor = TrezorSim::start(TrezorConfig::default()).await.unwrap();
+    let b = Bench::on_mainnet_id().await;
+    let screens = || trezor.screens().into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>();
+    round_trip(&b, Signer::Trezor(trezor.addr()), Some(&screens)).await;
+    // The recorded Trezor One layout: "Send" "message" and the recipient 15 / 18 / rest, data
+    // pages five lines high, then the three fee screens in Gwei and ETH.
+    for request in trezor.screens().into_iter().filter(|s| !s.is_empty()) {
+        let send = &request[0];
+        assert_eq!((send[0].as_str(), send[1].as_str()), ("Send", "message"), "{request:?}");
+        assert!(send[2].starts_with("to 0x") && send[2].len() == 18 && send[3].len() == 18, "{send:?}");
+        let fees = &request[request.len() - 3..];
+        assert_eq!(fees[0][..2], ["Confirm fee", "Maximum fee per gas"]);
+        assert!(fees[0][2].ends_with(" Gwei") && fees[1][2].ends_with(" Gwei"));
+        assert_eq!(fees[2][..2], ["Confirm fee", "Maximum fee"]);
+        assert!(fees[2][2..].concat().ends_with(" ETH"), "{:?}", fees[2]);
+        let pages = &request[1..request.len() - 3];
+        assert!(
+            pages.iter().all(|p| p[0] == "Transaction data:" && p.len() == 5 || p[0].starts_with("Warning!"))
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1289,4 +1388,85 @@ async fn building_takes_two_requests_signing_none_and_broadcast_checks_in_one() 
     let before = proxy.requests().len();
     b.broadcast_ok(&signed);
     assert_eq!(proxy.requests().len(), before + 1);
+}
+
+/// Raw transactions `sign` can be given that defender never builds: an ERC-20 `transfer` (the
+/// Trezor's token layout, its amount running off the screen, and a warning) and a plain ETH
+/// transfer (the Ledger's Amount / To / Max fees flow). Both devices show what was listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_transfers_show_on_the_devices_what_sign_listed() {
+    let b = Bench::start().await;
+    let rpc = b.cli.rpc_url.clone();
+    let bob = b.cli.chain.holder(1);
+    let erin = b.account(5).await;
+    let mkr = b.cli.addr(keys::MCD_GOV).to_string();
+    let (from, to) = (bob.to_string(), erin.to_string());
+    let transfer = cast_ok(&[
+        "mktx",
+        "--raw-unsigned",
+        "--from",
+        &from,
+        "--rpc-url",
+        &rpc,
+        &mkr,
+        "transfer(address,uint256)",
+        &to,
+        "1000000000000000000000",
+    ]);
+    let ether = cast_ok(&[
+        "mktx",
+        "--raw-unsigned",
+        "--from",
+        &from,
+        "--rpc-url",
+        &rpc,
+        "--nonce",
+        "1",
+        "--value",
+        "0.25ether",
+        &to,
+    ]);
+    let file = b.path("transfers.txt");
+    std::fs::write(&file, format!("{transfer}\n{ether}\n")).unwrap();
+    let listed = |out: &Output| -> (Vec<Vec<Vec<String>>>, Vec<serde_json::Value>) {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let txs = report["preview"]["transactions"].as_array().unwrap().clone();
+        let screens =
+            txs.iter().map(|t| serde_json::from_value(t["device_screens"].clone()).unwrap()).collect();
+        (screens, txs)
+    };
+
+    let trezor = TrezorSim::start(TrezorConfig::default()).await.unwrap();
+    let signed = b.path("transfers.trezor.json");
+    let args = [file.to_str().unwrap(), "--out", signed.to_str().unwrap(), "--yes", "--json"];
+    let (screens, txs) = listed(&b.sign(&Signer::Trezor(trezor.addr()), 1, &args));
+    let drawn: Vec<_> = trezor.screens().into_iter().filter(|s| !s.is_empty()).collect();
+    assert_eq!(drawn, screens, "the Trezor showed what sign listed");
+    let recipient = erin.to_checksum(None);
+    let send = [
+        "Send".to_owned(),
+        "1,000,000,000,000,000".to_owned(),
+        format!("to {}", &recipient[..15]),
+        recipient[15..33].to_owned(),
+        format!("{}?", &recipient[33..]),
+    ];
+    assert_eq!(drawn[0][0], send, "the call's recipient, the amount cut at 21 characters");
+    assert_eq!(drawn[0][1][0], "Confirm fee", "the token layout has no data pages");
+    let note = txs[0]["device_note"].as_str().unwrap();
+    assert!(
+        note.contains("1,000,000,000,000,000,000,000 Wei UNKN") && note.contains("runs off the screen"),
+        "{note}"
+    );
+    assert_eq!(drawn[1][0][1], "0.25 UNKN");
+    assert!(txs[1].get("device_note").is_none());
+
+    let ledger = LedgerSim::start(LedgerConfig::default()).await.unwrap();
+    let signed = b.path("transfers.ledger.json");
+    let args = [file.to_str().unwrap(), "--out", signed.to_str().unwrap(), "--yes", "--json"];
+    let (screens, _) = listed(&b.sign(&Signer::Ledger(ledger.addr()), 1, &args));
+    assert_eq!(ledger.screens(), screens, "the Ledger showed what sign listed");
+    let plain = &ledger.texts()[1];
+    assert_eq!(plain[..2], ["Amount".to_owned(), "0.25 ???".to_owned()]);
+    assert_eq!(plain.last().unwrap(), "Sign transaction");
 }

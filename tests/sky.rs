@@ -273,9 +273,11 @@ async fn sky_actions_sign_on_the_ledger_and_the_trezor_simulators() {
     let me = cli.chain.holder(1);
     let out: serde_json::Value =
         serde_json::from_str(&cli.ok(1, &["convert", "10", "--yes", "--json"])).unwrap();
-    let screens = out["preview"]["transactions"][1]["device_screens"].to_string();
+    let screens: Vec<Vec<String>> =
+        serde_json::from_value(out["preview"]["transactions"][1]["device_screens"].clone()).unwrap();
     let converter = cli.addr(keys::MKR_SKY).to_checksum(None);
-    assert!(screens.contains(&converter), "the Ledger's To screen names MKR_SKY: {screens}");
+    let to = screens.iter().find(|s| s[0] == "To").expect("a To screen");
+    assert_eq!(to[1..].concat(), converter, "the Ledger's To screen names MKR_SKY: {screens:?}");
     assert_eq!(cli.chain.read(cli.addr(keys::MKR), DSToken::balanceOfCall(me)).await, wad(99_990));
 
     let trezor = TrezorSim::start(TrezorConfig::default()).await.unwrap();

@@ -150,16 +150,17 @@ async fn a_plan_reads_features_and_the_address_once_and_signs_each_transaction_i
 
     // The preview said what the device then showed, screen by screen.
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let previewed: Vec<Vec<String>> = report["preview"]["transactions"]
+    let previewed: Vec<Vec<Vec<String>>> = report["preview"]["transactions"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| serde_json::from_value(t["device_screens"].clone()).unwrap())
         .collect();
-    let shown = b.sim.screens();
-    assert_eq!(shown.len(), 3, "the address (nothing shown), then two transactions");
-    assert!(shown[0].is_empty());
-    assert_eq!(previewed, shown[1..], "preview and device disagree");
+    let drawn = b.sim.screens();
+    assert_eq!(drawn.len(), 3, "the address (nothing shown), then two transactions");
+    assert!(drawn[0].is_empty());
+    assert_eq!(previewed, drawn[1..], "preview and device disagree");
+    let shown = b.sim.texts();
     assert!(shown[1][0].starts_with("Send message to 0x"), "{:?}", shown[1]);
     assert!(shown[1].iter().any(|s| s.starts_with("Transaction data: 095EA7B3")), "approve: {:?}", shown[1]);
     assert!(shown[2].last().unwrap().starts_with("Confirm fee Maximum fee "), "{:?}", shown[2]);
@@ -177,10 +178,10 @@ async fn cancel_vote_with_lock_and_lift() {
     // cancel's calldata (196 bytes) is more than the five pages the device shows: the preview
     // announced the warning the device then showed.
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let previewed: Vec<String> =
+    let previewed: Vec<Vec<String>> =
         serde_json::from_value(report["preview"]["transactions"][0]["device_screens"].clone()).unwrap();
-    let shown = b.sim.screens();
-    assert_eq!(previewed, shown[1]);
+    assert_eq!(previewed, b.sim.screens()[1]);
+    let shown = b.sim.texts();
     assert!(shown[1][5].ends_with("... 120/196 bytes"), "{:?}", shown[1]);
     assert_eq!(shown[1][6], "Warning! Too long data to view. Proceed with caution.");
 
@@ -243,7 +244,8 @@ async fn verify_shows_the_address_on_the_device() {
     let out = b.command(&["accounts", "--verify"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let alice = b.chain.holder(0);
-    assert_eq!(b.sim.screens()[0], [format!("Address: {}", alice.to_checksum(None))]);
+    let address = alice.to_checksum(None);
+    assert_eq!(b.sim.screens()[0], [["Address:", &address[..21], &address[21..]].map(str::to_owned)]);
     assert!(text(&out.stderr).contains(&format!("the Trezor showed {alice}")), "{}", text(&out.stderr));
 }
 
@@ -306,7 +308,7 @@ async fn calldata_over_1024_bytes_and_legacy_v_sign_as_a_software_key() {
     // What the preview says the device shows, and what it showed, agree.
     let shown = sim.screens();
     assert_eq!(signer.screens(&tx).unwrap(), *shown.last().unwrap());
-    assert!(shown.last().unwrap()[0].starts_with("Send 0.01 ETH to 0x"), "{:?}", shown.last());
+    assert_eq!(shown.last().unwrap()[0][..2], ["Send", "0.01 ETH"], "{:?}", shown.last());
 }
 
 #[tokio::test]
@@ -318,8 +320,10 @@ async fn messages_and_typed_hashes_where_the_firmware_allows_them() {
     let signer = defender::signers::trezor::open(&emulator_args(&one)).await.unwrap();
     let signed: Signature = signer.sign_typed_hashes(domain, message).await.unwrap();
     assert_eq!(signed, local.sign_typed_hashes(domain, message).await.unwrap());
+    assert_eq!(signer.typed_hash_screens(domain, message).unwrap(), one.screens().pop().unwrap());
     let signed = signer.sign_message(b"defender drill").await.unwrap();
     assert_eq!(signed, local.sign_message(b"defender drill").await.unwrap());
+    assert_eq!(signer.message_screens(b"defender drill").unwrap(), one.screens().pop().unwrap());
 
     // A Model T has no EthereumSignTypedHash on real firmware: refused before anything is sent,
     // even though the simulator would answer it.

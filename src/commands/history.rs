@@ -40,15 +40,18 @@ impl PlanTargets {
     }
 }
 
-/// Where to start reading the pause's history when not told: mainnet's DSPause came with MCD
-/// (November 2019); local chains start at genesis.
-pub fn default_from_block(chain_id: u64) -> u64 {
-    if chain_id == 1 { 8_900_000 } else { 0 }
+/// Where mainnet's DSPause history starts: it came with MCD (November 2019).
+const MAINNET_PAUSE_BLOCK: u64 = 8_900_000;
+
+/// Where to start reading the pause's history when not told: on mainnet (or a fork of it)
+/// where its DSPause came; on any other chain, a chain-1 devnet included, at genesis.
+pub fn default_from_block(chain_id: u64, head: u64) -> u64 {
+    if chain_id == 1 && head >= MAINNET_PAUSE_BLOCK { MAINNET_PAUSE_BLOCK } else { 0 }
 }
 
 impl HistoryArgs {
-    pub fn from_block(&self, chain_id: u64) -> u64 {
-        self.from_block.unwrap_or_else(|| default_from_block(chain_id))
+    pub fn from_block(&self, chain_id: u64, head: u64) -> u64 {
+        self.from_block.unwrap_or_else(|| default_from_block(chain_id, head))
     }
 }
 
@@ -83,8 +86,12 @@ pub async fn read(
     no_cache: bool,
     also_spells: &[Address],
 ) -> Result<Queue> {
-    let (contracts, options) =
-        scan_options(prepared, args.from_block(prepared.chain_id), args.chunk, no_cache);
+    let (contracts, options) = scan_options(
+        prepared,
+        args.from_block(prepared.chain_id, prepared.snapshot.block.number.saturating_to()),
+        args.chunk,
+        no_cache,
+    );
     pause_log::queue(connection, &contracts, prepared.snapshot.now(), &options, also_spells).await
 }
 

@@ -94,13 +94,13 @@ pub struct TxPreview {
     pub signing_hash: String,
     /// What the signing device will show, screen by screen (devices only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub device_screens: Option<Vec<String>>,
+    pub device_screens: Option<Vec<crate::signers::Screen>>,
     /// Whether the device shows `signing_hash` for this transaction (devices only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_shows_hash: Option<bool>,
     /// What the device leaves out, said above the transaction (devices only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub device_note: Option<&'static str>,
+    pub device_note: Option<String>,
 }
 
 impl TxPreview {
@@ -189,6 +189,17 @@ fn gwei(wei: u128) -> String {
     format!("{} gwei", format_token(U256::from(wei), 9))
 }
 
+/// Device screens numbered, one line of the terminal per line of the device.
+pub fn print_screens(screens: &[crate::signers::Screen]) {
+    let width = screens.len().to_string().len();
+    for (n, screen) in screens.iter().enumerate() {
+        for (i, line) in screen.iter().enumerate() {
+            let number = if i == 0 { (n + 1).to_string() } else { String::new() };
+            eprintln!("         {number:>width$} │ {line}");
+        }
+    }
+}
+
 /// The human preview, on stderr so that stdout stays for results.
 pub fn print(p: &Preview) {
     let n = p.transactions.len();
@@ -197,7 +208,7 @@ pub fn print(p: &Preview) {
     for (i, tx) in p.transactions.iter().enumerate() {
         eprintln!();
         eprintln!("  {}/{n}  {}", i + 1, tx.label);
-        if let Some(note) = tx.device_note {
+        if let Some(note) = &tx.device_note {
             eprintln!("       ! {note}");
         }
         let to = match &tx.to_name {
@@ -233,9 +244,7 @@ pub fn print(p: &Preview) {
         eprintln!("       tx hash  {} ({where_shown})", tx.signing_hash);
         if let (Some(device), Some(screens)) = (p.device, &tx.device_screens) {
             eprintln!("       your {device} will show, screen by screen:");
-            for screen in screens {
-                eprintln!("         │ {screen}");
-            }
+            print_screens(screens);
         }
     }
     if !p.changes.is_empty() {

@@ -17,6 +17,7 @@ use coins_ledger::transports::{HidTransport, SpeculosTransport};
 use coins_ledger::{ApduAnswer, CommandBuilder, Ledger, LedgerError, Model, StatusWord};
 use tokio::sync::Mutex;
 
+use super::screens::{Screen, ledger as screens};
 use super::{Backend, DerivationPath, Signer, SignerArgs};
 
 const CLA: u8 = 0xE0;
@@ -81,6 +82,8 @@ pub struct LedgerDevice {
     address: Address,
     /// "USB" or "Speculos 127.0.0.1:9999", for messages.
     place: String,
+    /// What the user says of the app's Debug contracts setting (the app does not tell).
+    debug_contracts: bool,
 }
 
 /// Opens the Ledger the options name and derives the signing address.
@@ -90,8 +93,14 @@ pub async fn open(args: &SignerArgs) -> Result<Signer> {
     let config = read_config(&mut link).await?;
     let address = get_address(&mut link, &path, args.verify).await?;
     let description = format!("the Ledger ({place}, {path})");
-    let device =
-        LedgerDevice { link: Mutex::new(link), config: std::sync::Mutex::new(config), path, address, place };
+    let device = LedgerDevice {
+        link: Mutex::new(link),
+        config: std::sync::Mutex::new(config),
+        path,
+        address,
+        place,
+        debug_contracts: args.ledger_debug_contracts,
+    };
     Ok(Signer::new(std::sync::Arc::new(device), description, Some("Ledger")))
 }
 
@@ -312,6 +321,13 @@ impl LedgerDevice {
         *self.config.lock().expect("config lock")
     }
 
+    fn settings(&self) -> screens::Settings {
+        screens::Settings {
+            blind_signing: self.config().blind_signing,
+            debug_contracts: self.debug_contracts,
+        }
+    }
+
     /// Sends `chunks` as one flow of `ins`; the last answer holds the signature.
     async fn stream(&self, ins: u8, chunks: &[Vec<u8>]) -> Result<Vec<u8>> {
         let mut link = self.link.lock().await;
@@ -391,16 +407,24 @@ impl Backend for LedgerDevice {
         signature_from(&answer, false)
     }
 
-    fn screens(&self, tx: &TypedTransaction) -> Option<Vec<String>> {
-        Some(screens(tx, self.address, self.config().blind_signing))
+    fn screens(&self, tx: &TypedTransaction) -> Option<Vec<Screen>> {
+        Some(screens::transaction(tx, self.address, self.settings()))
     }
 
-    fn note(&self, tx: &TypedTransaction) -> Option<&'static str> {
-        is_erc20_approve(tx.input()).then_some(APPROVE_NOTE)
+    fn message_screens(&self, message: &[u8]) -> Option<Vec<Screen>> {
+        Some(screens::personal_message(message))
+    }
+
+    fn typed_hash_screens(&self, domain: B256, message: B256) -> Option<Vec<Screen>> {
+        Some(screens::typed_hashes(domain, message))
+    }
+
+    fn note(&self, tx: &TypedTransaction) -> Option<String> {
+        screens::note(tx, self.settings()).map(str::to_owned)
     }
 
     fn shows_hash(&self, tx: &TypedTransaction) -> bool {
-        shows_hash(tx)
+        screens::shows_hash(tx, self.settings())
     }
 }
 
@@ -412,117 +436,6 @@ impl fmt::Debug for LedgerDevice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Ledger at {} ({}, {})", self.place, self.path, self.address)
     }
-}
-
-/// The app's own flow for an ERC-20 `approve(address,uint256)` to a token it has no signed
-/// metadata for: no To, no spender, no amount and no hash.
-const APPROVE_SELECTOR: [u8; 4] = [0x09, 0x5e, 0xa7, 0xb3];
-
-/// Whether the app takes its approval flow for `data`.
-fn is_erc20_approve(data: &[u8]) -> bool {
-    data.len() == 4 + 64 && data[..4] == APPROVE_SELECTOR
-}
-
-/// What the preview says above a transaction the Ledger shows without its spender, amount or
-/// hash.
-pub const APPROVE_NOTE: &str = "your Ledger will not show the spender, the amount or a hash for this ERC-20 approval: \
-     it signs what this terminal built, so check the call above here. To see them on the device, turn on \
-     Settings > Debug contracts in the Ethereum app: it then shows the selector and each parameter, then \
-     the To and Tx hash screens";
-
-/// The ticker the app prints fees in: it knows a currency only for the chains in its list.
-fn ticker(chain: u64) -> &'static str {
-    match chain {
-        1 | 11_155_111 | 17_000 => "ETH",
-        _ => "???",
-    }
-}
-
-/// What the Ethereum app 1.22 (Nano S Plus, Nano X; default settings, blind signing on) shows
-/// for `tx`, screen by screen, as recorded in spec/hardware-wallets.md: each screen's title
-/// then its value where it has one.
-pub fn screens(tx: &TypedTransaction, from: Address, blind_signing: bool) -> Vec<String> {
-    let data = tx.input();
-    let contract_call = !data.is_empty();
-    if contract_call && !blind_signing {
-        return vec!["Blind signing must be enabled in settings".into()];
-    }
-    let to = match tx.to() {
-        Some(to) => to.to_checksum(None),
-        None => "New contract".into(),
-    };
-    let fee_per_gas = match tx {
-        TypedTransaction::Legacy(t) => t.gas_price,
-        TypedTransaction::Eip2930(t) => t.gas_price,
-        other => other.max_fee_per_gas(),
-    };
-    let chain = tx.chain_id().unwrap_or(0);
-    let unit = ticker(chain);
-    let max_fee = U256::from(tx.gas_limit()) * U256::from(fee_per_gas);
-    let fees = ["Max fees".to_owned(), format!("{} {unit}", ether(max_fee))];
-    let network: Vec<String> = if chain == 1 {
-        Vec::new()
-    } else {
-        let name = match chain {
-            11_155_111 => "Sepolia".to_owned(),
-            17_000 => "Holesky".to_owned(),
-            n => n.to_string(),
-        };
-        vec!["Network".into(), name]
-    };
-    let blind = ["Blind signing ahead".to_owned(), "To accept risk, press both buttons".to_owned()];
-    let mut out: Vec<String> = Vec::new();
-    if is_erc20_approve(data) {
-        // Network comes before the fees in this flow, after them in the generic one.
-        out.extend(blind);
-        out.extend([
-            "Review transaction to approve ERC20 token".into(),
-            "From".into(),
-            from.to_checksum(None),
-        ]);
-        out.extend(network);
-        out.extend(fees);
-        out.push("Accept risk and sign transaction".into());
-        return out;
-    }
-    if contract_call {
-        out.extend(blind);
-        out.extend(["Review transaction".into(), "From".into(), from.to_checksum(None), "To".into(), to]);
-        if !tx.value().is_zero() {
-            out.extend(["Amount".into(), format!("{} {unit}", ether(tx.value()))]);
-        }
-        out.extend(fees);
-        out.extend(network);
-        // 0x + 64 hex over two screens: "0x" and the first 32 digits, then the last 32.
-        let hash = format!("{:#x}", tx.signature_hash());
-        out.extend([
-            "Tx hash (1/2)".into(),
-            hash[..34].to_owned(),
-            "Tx hash (2/2)".into(),
-            hash[34..].to_owned(),
-        ]);
-        out.push("Accept risk and sign transaction".into());
-    } else {
-        // A plain transfer: no warning and no review title, the amount first.
-        out.extend(["Amount".into(), format!("{} {unit}", ether(tx.value()))]);
-        out.extend(["To".into(), to]);
-        out.extend(fees);
-        out.extend(network);
-        out.push("Sign transaction".into());
-    }
-    out
-}
-
-/// Whether the app shows the signing hash for `tx` (not in its ERC-20 approval flow).
-pub fn shows_hash(tx: &TypedTransaction) -> bool {
-    !tx.input().is_empty() && !is_erc20_approve(tx.input())
-}
-
-/// Wei as ETH the way the app prints it: no grouping, trailing zeros trimmed.
-fn ether(wei: U256) -> String {
-    let text = alloy::primitives::utils::format_units(wei, 18).unwrap_or_else(|_| wei.to_string());
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text.is_empty() { "0".into() } else { text.into() }
 }
 
 #[cfg(test)]
@@ -585,78 +498,5 @@ mod tests {
         }
         assert!(parity_from_v(1, true).unwrap());
         assert!(parity_from_v(27, true).is_err());
-    }
-
-    #[test]
-    fn ether_as_the_app_prints_it() {
-        assert_eq!(ether(U256::from(2_000_000_000_000_000u64)), "0.002");
-        assert_eq!(ether(U256::from(10u64).pow(U256::from(18))), "1");
-        assert_eq!(ether(U256::ZERO), "0");
-        assert_eq!(ether(U256::from(12_345u64) * U256::from(10u64).pow(U256::from(18))), "12345");
-    }
-
-    fn call(chain_id: u64, input: Vec<u8>) -> TypedTransaction {
-        TypedTransaction::Eip1559(alloy::consensus::TxEip1559 {
-            chain_id,
-            gas_limit: 100_000,
-            max_fee_per_gas: 20_000_000_000,
-            to: alloy::primitives::TxKind::Call(Address::repeat_byte(0x22)),
-            input: input.into(),
-            ..Default::default()
-        })
-    }
-
-    fn approve() -> Vec<u8> {
-        let mut data = APPROVE_SELECTOR.to_vec();
-        data.extend_from_slice(&[0x33; 64]);
-        data
-    }
-
-    #[test]
-    fn an_approve_takes_the_approval_flow_on_every_chain() {
-        let from = Address::repeat_byte(0x11);
-        let on_mainnet = screens(&call(1, approve()), from, true);
-        assert_eq!(
-            on_mainnet,
-            [
-                "Blind signing ahead",
-                "To accept risk, press both buttons",
-                "Review transaction to approve ERC20 token",
-                "From",
-                &from.to_checksum(None),
-                "Max fees",
-                "0.002 ETH",
-                "Accept risk and sign transaction",
-            ]
-        );
-        // Off mainnet: Network before the fees, and no currency known.
-        let devnet = screens(&call(31_337, approve()), from, true);
-        assert_eq!(devnet[5..9], ["Network", "31337", "Max fees", "0.002 ???"]);
-        assert!(!shows_hash(&call(1, approve())));
-    }
-
-    #[test]
-    fn a_generic_call_shows_its_hash_over_two_screens_after_the_network() {
-        let from = Address::repeat_byte(0x11);
-        let tx = call(31_337, vec![0xaa; 36]);
-        let shown = screens(&tx, from, true);
-        let hash = format!("{:#x}", tx.signature_hash());
-        assert_eq!(
-            shown[7..15],
-            [
-                "Max fees",
-                "0.002 ???",
-                "Network",
-                "31337",
-                "Tx hash (1/2)",
-                &hash[..34],
-                "Tx hash (2/2)",
-                &hash[34..]
-            ]
-        );
-        assert_eq!(shown.last().unwrap(), "Accept risk and sign transaction");
-        let mainnet = screens(&call(1, vec![0xaa; 36]), from, true);
-        assert_eq!(mainnet[7..10], ["Max fees", "0.002 ETH", "Tx hash (1/2)"]);
-        assert!(shows_hash(&tx));
     }
 }

@@ -9,6 +9,7 @@ pub mod keystore;
 pub mod ledger;
 pub mod local;
 pub mod path;
+pub mod screens;
 pub mod trezor;
 
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use async_trait::async_trait;
 use clap::Args;
 
 pub use path::{DerivationPath, PathArgs};
+pub use screens::Screen;
 
 /// What every kind of key does. Devices receive the whole transaction (they parse and show
 /// it); software keys sign its hash.
@@ -40,12 +42,22 @@ pub trait Backend: Send + Sync {
     async fn sign_typed_hashes(&self, domain: B256, message: B256) -> Result<Signature>;
 
     /// What the device shows for `tx`, screen by screen; `None` for keys held in software.
-    fn screens(&self, _tx: &TypedTransaction) -> Option<Vec<String>> {
+    fn screens(&self, _tx: &TypedTransaction) -> Option<Vec<Screen>> {
+        None
+    }
+
+    /// What the device shows before it signs a personal message.
+    fn message_screens(&self, _message: &[u8]) -> Option<Vec<Screen>> {
+        None
+    }
+
+    /// What the device shows before it signs EIP-712 hashes.
+    fn typed_hash_screens(&self, _domain: B256, _message: B256) -> Option<Vec<Screen>> {
         None
     }
 
     /// What the user must know about how the device shows `tx` (e.g. what it leaves out).
-    fn note(&self, _tx: &TypedTransaction) -> Option<&'static str> {
+    fn note(&self, _tx: &TypedTransaction) -> Option<String> {
         None
     }
 
@@ -101,6 +113,11 @@ pub struct SignerArgs {
     #[arg(long, global = true)]
     pub verify: bool,
 
+    /// With --ledger: the Ethereum app's Settings > Debug contracts is on, so the preview
+    /// lists its selector and parameter screens (the app does not tell the host).
+    #[arg(long, requires = "ledger", global = true)]
+    pub ledger_debug_contracts: bool,
+
     #[command(flatten)]
     pub path: PathArgs,
 }
@@ -145,12 +162,22 @@ impl Signer {
     }
 
     /// What the device will show for `tx`, when the signer is a device.
-    pub fn screens(&self, tx: &TypedTransaction) -> Option<Vec<String>> {
+    pub fn screens(&self, tx: &TypedTransaction) -> Option<Vec<Screen>> {
         self.backend.screens(tx)
     }
 
+    /// What the device will show before it signs `message` (EIP-191).
+    pub fn message_screens(&self, message: &[u8]) -> Option<Vec<Screen>> {
+        self.backend.message_screens(message)
+    }
+
+    /// What the device will show before it signs EIP-712 `domain` and `message` hashes.
+    pub fn typed_hash_screens(&self, domain: B256, message: B256) -> Option<Vec<Screen>> {
+        self.backend.typed_hash_screens(domain, message)
+    }
+
     /// What the preview must say about how the device shows `tx`.
-    pub fn note(&self, tx: &TypedTransaction) -> Option<&'static str> {
+    pub fn note(&self, tx: &TypedTransaction) -> Option<String> {
         self.backend.note(tx)
     }
 

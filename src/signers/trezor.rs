@@ -25,6 +25,7 @@ use trezor_client::transport::ProtoMessage;
 use trezor_client::transport::udp::UdpTransport;
 use trezor_client::transport::webusb::WebUsbTransport;
 
+use super::screens::{Screen, trezor as screens};
 use super::{Backend, DerivationPath, Signer, SignerArgs};
 
 /// The firmware sends calldata beyond this many bytes in `EthereumTxRequest` / `EthereumTxAck`
@@ -143,8 +144,20 @@ impl Backend for TrezorBackend {
         rsv_signature(signed.signature())
     }
 
-    fn screens(&self, tx: &TypedTransaction) -> Option<Vec<String>> {
-        Some(screens(tx))
+    fn screens(&self, tx: &TypedTransaction) -> Option<Vec<Screen>> {
+        Some(screens::transaction(tx))
+    }
+
+    fn message_screens(&self, message: &[u8]) -> Option<Vec<Screen>> {
+        Some(screens::personal_message(message, self.address))
+    }
+
+    fn typed_hash_screens(&self, domain: B256, message: B256) -> Option<Vec<Screen>> {
+        Some(screens::typed_hashes(domain, message, self.address))
+    }
+
+    fn note(&self, tx: &TypedTransaction) -> Option<String> {
+        screens::note(tx)
     }
 }
 
@@ -903,125 +916,6 @@ fn tries_left(message: &str) -> Option<u32> {
     })
 }
 
-// ---------------------------------------------------------------------------------------------
-// What the device shows
-
-/// What a Trezor shows for `tx`, screen by screen (each screen's lines joined by spaces), as the
-/// Trezor One's firmware words it: the recipient and value, up to five pages of calldata (24 bytes
-/// each, upper-case hex) or a warning when there is more, then the fees. Amounts are in the
-/// chain's unit when the firmware knows the chain, else "UNKN".
-pub fn screens(tx: &TypedTransaction) -> Vec<String> {
-    match tx {
-        TypedTransaction::Eip1559(tx) => {
-            let unit = network_unit(tx.chain_id);
-            let mut out = recipient_and_data(&tx.to, tx.value, &tx.input, unit);
-            let total = U256::from(tx.gas_limit) * U256::from(tx.max_fee_per_gas);
-            out.push(format!(
-                "Confirm fee Maximum fee per gas {} Gwei",
-                decimal(U256::from(tx.max_fee_per_gas), 9)
-            ));
-            out.push(format!(
-                "Confirm fee Priority fee per gas {} Gwei",
-                decimal(U256::from(tx.max_priority_fee_per_gas), 9)
-            ));
-            out.push(format!("Confirm fee Maximum fee {}", cut_every_18(&amount(total, unit))));
-            out
-        }
-        TypedTransaction::Legacy(tx) => {
-            let unit = tx.chain_id.map(network_unit).unwrap_or("UNKN");
-            let mut out = recipient_and_data(&tx.to, tx.value, &tx.input, unit);
-            let fee = U256::from(tx.gas_limit) * U256::from(tx.gas_price);
-            let sending = if tx.value.is_zero() { "message".to_string() } else { amount(tx.value, unit) };
-            out.push(format!("Really send {sending} paying up to {} for gas?", amount(fee, unit)));
-            out
-        }
-        _ => vec!["(a Trezor does not sign this transaction type)".to_string()],
-    }
-}
-
-fn recipient_and_data(to: &TxKind, value: U256, data: &[u8], unit: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let (number, unit) =
-        if value.is_zero() { ("message".to_string(), "") } else { amount_parts(value, unit) };
-    let lead = if unit.is_empty() { "to ".to_string() } else { format!("{unit} to ") };
-    match to {
-        TxKind::Call(address) => {
-            // Three lines: "<unit> to " and the address's start making 18 characters, then 18
-            // characters, then the rest and "?".
-            let text = address.to_checksum(None);
-            let first = 18 - lead.len();
-            out.push(format!(
-                "Send {number} {lead}{} {} {}?",
-                &text[..first],
-                &text[first..first + 18],
-                &text[first + 18..]
-            ));
-        }
-        TxKind::Create => out.push(format!("Send {number} {lead}new contract?")),
-    }
-    if !data.is_empty() {
-        let total = data.len();
-        let shown = total.min(5 * 24);
-        for (page, bytes) in data[..shown].chunks(24).enumerate() {
-            let end = page * 24 + bytes.len();
-            let groups: Vec<String> = bytes.chunks(8).map(hex::encode_upper).collect();
-            let more = if end < total { "... " } else { "" };
-            out.push(format!("Transaction data: {} {more}{end}/{total} bytes", groups.join(" ")));
-        }
-        if shown < total {
-            out.push("Warning! Too long data to view. Proceed with caution.".to_string());
-        }
-    }
-    out
-}
-
-/// The firmware's "Maximum fee" line, cut every 18 characters wherever that falls (mid-number,
-/// or before the unit with its leading space), the pieces joined as the screens are.
-fn cut_every_18(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    chars.chunks(18).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join(" ")
-}
-
-/// The unit the firmware shows on `chain_id`, from the networks it knows; "UNKN" otherwise.
-fn network_unit(chain_id: u64) -> &'static str {
-    match chain_id {
-        1 | 10 | 8453 | 42161 => "ETH",
-        56 => "BNB",
-        61 => "ETC",
-        100 => "xDAI",
-        137 => "POL",
-        17000 => "tHOL",
-        11155111 => "tSEP",
-        _ => "UNKN",
-    }
-}
-
-/// An amount as the firmware shows it: below 1 Gwei in Wei, else in the chain's unit.
-fn amount(wei: U256, unit: &str) -> String {
-    let (number, unit) = amount_parts(wei, unit);
-    format!("{number} {unit}")
-}
-
-fn amount_parts(wei: U256, unit: &str) -> (String, &str) {
-    if wei < U256::from(1_000_000_000u64) { (decimal(wei, 0), "Wei") } else { (decimal(wei, 18), unit) }
-}
-
-/// `value / 10^decimals` with ',' between thousands and no trailing zeros.
-fn decimal(value: U256, decimals: usize) -> String {
-    let digits = value.to_string();
-    let digits = format!("{digits:0>width$}", width = decimals + 1);
-    let (whole, fraction) = digits.split_at(digits.len() - decimals);
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    let fraction = fraction.trim_end_matches('0');
-    if fraction.is_empty() { grouped } else { format!("{grouped}.{fraction}") }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1050,16 +944,6 @@ mod tests {
             assert!(check_pin_positions(bad).is_err(), "{bad:?}");
         }
         assert!(check_pin_positions("1203").unwrap_err().contains("digits 1 to 9 only"));
-    }
-
-    #[test]
-    fn amounts_as_the_firmware_writes_them() {
-        assert_eq!(decimal(U256::from(2_000_000_000u64), 9), "2");
-        assert_eq!(decimal(U256::from(1_500_000_000u64), 9), "1.5");
-        assert_eq!(decimal(U256::from(1_234_567u64), 0), "1,234,567");
-        assert_eq!(amount(U256::from(200_000_000_000_000u64), "UNKN"), "0.0002 UNKN");
-        assert_eq!(amount(U256::from(5u64), "ETH"), "5 Wei");
-        assert_eq!(amount(U256::ZERO, "ETH"), "0 Wei");
     }
 
     #[test]
@@ -1101,37 +985,5 @@ mod tests {
         assert_eq!(tries_left("PIN invalid"), None);
         assert_eq!(tries_left("Invalid PIN, 3 attempts left"), Some(3));
         assert_eq!(tries_left("PIN invalid (14 tries left)"), Some(14));
-    }
-
-    #[test]
-    fn screens_of_a_contract_call_with_value_on_mainnet() {
-        let tx = TxEip1559 {
-            chain_id: 1,
-            nonce: 7,
-            gas_limit: 100_000,
-            max_fee_per_gas: 2_000_000_000,
-            max_priority_fee_per_gas: 1_000_000_000,
-            to: TxKind::Call("0x5FbDB2315678afecb367f032d93F642f64180aa3".parse().unwrap()),
-            value: U256::from(10_000_000_000_000_000u64),
-            access_list: Default::default(),
-            input: (0..36u8).collect::<Vec<_>>().into(),
-        };
-        let s = screens(&TypedTransaction::Eip1559(tx));
-        assert_eq!(s[0], "Send 0.01 ETH to 0x5FbDB2315 678afecb367f032d93 F642f64180aa3?");
-        assert_eq!(
-            s[1],
-            "Transaction data: 0001020304050607 08090A0B0C0D0E0F 1011121314151617 ... 24/36 bytes"
-        );
-        assert_eq!(s[2], "Transaction data: 18191A1B1C1D1E1F 20212223 36/36 bytes");
-        assert_eq!(s[5], "Confirm fee Maximum fee 0.0002 ETH");
-        assert_eq!(s.len(), 6);
-    }
-
-    #[test]
-    fn the_maximum_fee_is_cut_every_18_characters_as_recorded() {
-        assert_eq!(cut_every_18("0.000366936551588608 UNKN"), "0.0003669365515886 08 UNKN");
-        // A number of exactly 18 characters leaves the unit on its own line, with its space.
-        assert_eq!(cut_every_18("0.0003669365515886 UNKN"), "0.0003669365515886  UNKN");
-        assert_eq!(cut_every_18("0.0002 ETH"), "0.0002 ETH");
     }
 }

@@ -9,6 +9,7 @@ use alloy::primitives::Address;
 use alloy::providers::Provider;
 
 use super::Chain;
+use defender::devnet::DeployParams;
 
 /// anvil's test keys (the standard mnemonic), by account index.
 pub const KEYS: [&str; 7] = [
@@ -56,6 +57,11 @@ impl Cli {
 
     pub async fn start_signing_with(sign_with: SignWith) -> Self {
         Self::on(Chain::start().await, sign_with)
+    }
+
+    /// On a devnet whose node answers chain id `chain_id`.
+    pub async fn start_on_chain(chain_id: u64, sign_with: SignWith) -> Self {
+        Self::on(Chain::start_on_chain(DeployParams::default(), chain_id).await, sign_with)
     }
 
     /// On a devnet laid out as mainnet runs today (`devnet --layout sky`).

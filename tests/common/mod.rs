@@ -44,7 +44,12 @@ impl Chain {
     }
 
     pub async fn start_with(params: DeployParams) -> Self {
-        let options = AnvilOptions { port: free_port().unwrap(), ..AnvilOptions::default() };
+        Self::start_on_chain(params, 31_337).await
+    }
+
+    /// A devnet whose node answers `chain_id` (1: what a device shows on mainnet).
+    pub async fn start_on_chain(params: DeployParams, chain_id: u64) -> Self {
+        let options = AnvilOptions { port: free_port().unwrap(), chain_id, ..AnvilOptions::default() };
         let LocalChain { anvil, provider, deployment } =
             launch(&options, &params).await.expect("anvil starts and the devnet deploys");
         let chainlog = deployment.book.get(keys::CHANGELOG).unwrap();

@@ -96,27 +96,36 @@
 //! # Screens
 //!
 //! [`LedgerSim::screens`] holds one entry per signing or verification request that reached the
-//! user (in order), each the list of texts the device showed:
-//!
-//! As the genuine app 1.22 draws them on a Nano S Plus (shared/spec/hardware-wallets.md). The
-//! unit is "ETH" on the chains the app knows (1, Sepolia, Holesky) and "???" elsewhere.
+//! user (in order): the screens the device showed, each the lines it drew, every text wrapped
+//! at 19 characters (at spaces, and inside a word too long for a line: an address takes three
+//! lines). [`LedgerSim::texts`] has the same texts unwrapped and in one list per request. The
+//! texts, screen by screen (one `[...]` a screen), as the genuine app 1.22 draws them on a Nano
+//! S Plus (shared/spec/hardware-wallets.md). The unit is "ETH" on the chains the app knows (1,
+//! Sepolia, Holesky) and "???" elsewhere.
 //! - Contract call (non-empty data), blind signing on:
-//!   `["Blind signing ahead", "To accept risk, press both buttons", "Review transaction",
-//!   "From", <from>, "To", <to>, ("Amount", "<value> <unit>" when value != 0), "Max fees",
-//!   "<fee> <unit>", ("Network", <network> when chain id != 1), "Tx hash (1/2)", "0x" + the
-//!   first 32 hex digits, "Tx hash (2/2)", the last 32, "Accept risk and sign transaction"]`
+//!   `["Blind signing ahead", "To accept risk, press both buttons"], ["Review transaction"],
+//!   ["From", <from>], ["To", <to>], (["Amount", "<value> <unit>"] when value != 0),
+//!   ["Max fees", "<fee> <unit>"], (["Network", <network>] when chain id != 1),
+//!   ["Tx hash (1/2)", "0x" + the first 32 hex digits], ["Tx hash (2/2)", the last 32],
+//!   ["Accept risk and sign transaction"]`
 //! - ERC-20 `approve(address,uint256)` (the app's own flow: no To, spender, amount or hash):
-//!   `["Blind signing ahead", "To accept risk, press both buttons", "Review transaction to
-//!   approve ERC20 token", "From", <from>, ("Network", <network> when chain id != 1),
-//!   "Max fees", "<fee> <unit>", "Accept risk and sign transaction"]`
-//! - Plain transfer (empty data): `["Amount", "<value> <unit>", "To", <to>,
-//!   "Max fees", "<fee> <unit>", ("Network", <network> when chain id != 1), "Sign transaction"]`
+//!   `["Blind signing ahead", "To accept risk, press both buttons"], ["Review transaction to
+//!   approve ERC20 token"], ["From", <from>], (["Network", <network>] when chain id != 1),
+//!   ["Max fees", "<fee> <unit>"], ["Accept risk and sign transaction"]`
+//! - With "Debug contracts" on ([`LedgerConfig::debug_contracts`]), every contract call, the
+//!   approve included, first shows `["Verify selector"], ["Selector", "095EA7B3"], ["Confirm
+//!   selector"]`, then per 32-byte parameter `["Verify parameter"], ["Parameter",
+//!   "00:929D9A14:35662357F54ADCF6:4DCEE4D6B867A6F9"], ["Confirm parameter"]` (four groups of
+//!   eight bytes, upper-case hex, leading zero bytes dropped but one kept), then the contract
+//!   call flow above.
+//! - Plain transfer (empty data): `["Amount", "<value> <unit>"], ["To", <to>], ["Max fees",
+//!   "<fee> <unit>"], (["Network", <network>] when chain id != 1), ["Sign transaction"]`
 //! - Blind signing off and non-empty data: `["Blind signing must be enabled in settings"]`.
 //! - Address verification (INS 0x02, P1 0x01): `["Verify address", <address>]`.
-//! - Personal message: `["Review message", "Message", <text, or 0x-hex if not printable ASCII>,
-//!   "Sign message"]`.
-//! - EIP-712 hashed: `["Review typed message", "Domain hash", "0x<hash>", "Message hash",
-//!   "0x<hash>", "Sign typed message"]`.
+//! - Personal message: `["Review message"], ["Message", <text, or 0x-hex if not printable
+//!   ASCII>], ["Sign message"]` (not in the recording).
+//! - EIP-712 hashed: `["Review typed message"], ["Domain hash", "0x<hash>"], ["Message hash",
+//!   "0x<hash>"], ["Sign typed message"]` (not in the recording).
 //!
 //! Addresses are EIP-55 checksummed with 0x; `<to>` is "New contract" for a creation. Amounts and
 //! fees are in ETH with trailing zeros trimmed (`0.002`, `1`, `0`); the max fee is
@@ -182,11 +191,18 @@ pub struct LedgerConfig {
     pub version: (u8, u8, u8),
     /// The BIP39 mnemonic of the device (no passphrase). Default: [`TEST_MNEMONIC`].
     pub mnemonic: String,
+    /// "Debug contracts" in the app's settings. Default: off, as after a reset.
+    pub debug_contracts: bool,
 }
 
 impl Default for LedgerConfig {
     fn default() -> Self {
-        Self { blind_signing: true, version: (1, 22, 0), mnemonic: TEST_MNEMONIC.to_string() }
+        Self {
+            blind_signing: true,
+            version: (1, 22, 0),
+            mnemonic: TEST_MNEMONIC.to_string(),
+            debug_contracts: false,
+        }
     }
 }
 
@@ -260,8 +276,10 @@ struct State {
     /// `(n, fault)`: sign `n` more transactions normally, then show `fault`.
     armed: Option<(usize, Fault)>,
     blind_signing: bool,
+    debug_contracts: bool,
     apdus: Vec<Apdu>,
-    screens: Vec<Vec<String>>,
+    /// Per request, its screens, each as its texts (a title, then its value if it has one).
+    screens: Vec<Vec<Vec<String>>>,
     flow: Flow,
 }
 
@@ -320,6 +338,7 @@ impl LedgerSim {
                 fault: Fault::None,
                 armed: None,
                 blind_signing: config.blind_signing,
+                debug_contracts: config.debug_contracts,
                 apdus: Vec::new(),
                 screens: Vec::new(),
                 flow: Flow::Idle,
@@ -355,14 +374,26 @@ impl LedgerSim {
         self.shared.state().blind_signing = on;
     }
 
+    /// Switch "Debug contracts" in the app's settings.
+    pub fn set_debug_contracts(&self, on: bool) {
+        self.shared.state().debug_contracts = on;
+    }
+
     /// Every APDU received, in order, with the status word answered.
     pub fn apdus(&self) -> Vec<Apdu> {
         self.shared.state().apdus.clone()
     }
 
-    /// Per signing or verification request, the screens the device showed (see the module docs).
-    pub fn screens(&self) -> Vec<Vec<String>> {
-        self.shared.state().screens.clone()
+    /// Per signing or verification request, the screens the device showed, each as the lines
+    /// it drew: every text wrapped at 19 characters (see the module docs).
+    pub fn screens(&self) -> Vec<Vec<Vec<String>>> {
+        let drawn = |texts: &Vec<String>| texts.iter().flat_map(|t| wrap(t, LINE_WIDTH)).collect();
+        self.shared.state().screens.iter().map(|request| request.iter().map(drawn).collect()).collect()
+    }
+
+    /// Per request, every text it showed in order, unwrapped: titles and values alike.
+    pub fn texts(&self) -> Vec<Vec<String>> {
+        self.shared.state().screens.iter().map(|request| request.concat()).collect()
     }
 
     /// Forget the APDU and screen logs.
@@ -524,7 +555,7 @@ impl Shared {
         let signer = self.signer(&path).map_err(|_| sw::INVALID_DATA)?;
         let address = signer.address();
         if apdu.p1 == 1 {
-            st.screens.push(vec!["Verify address".to_string(), address.to_checksum(None)]);
+            st.screens.push(vec![vec!["Verify address".to_string(), address.to_checksum(None)]]);
             if st.fault == Fault::RejectOnDevice {
                 return Err(sw::CONDITIONS_NOT_SATISFIED);
             }
@@ -588,7 +619,7 @@ impl Shared {
         };
         let contract_call = !data.is_empty();
         if contract_call && !st.blind_signing {
-            st.screens.push(vec!["Blind signing must be enabled in settings".to_string()]);
+            st.screens.push(vec![vec!["Blind signing must be enabled in settings".to_string()]]);
             return Err(sw::INVALID_DATA);
         }
         let signer = self.signer(&flow.path).map_err(|_| sw::INVALID_DATA)?;
@@ -618,59 +649,55 @@ impl Shared {
             "???"
         };
         let approve = data.len() == 68 && data[..4] == [0x09, 0x5e, 0xa7, 0xb3];
-        let mut screens: Vec<String> = Vec::new();
-        let mut push = |s: &str| screens.push(s.to_string());
+        let mut screens: Vec<Vec<String>> = Vec::new();
+        let mut show = |texts: &[&str]| screens.push(texts.iter().map(|t| t.to_string()).collect());
         let network = (chain_display != U256::from(1)).then(|| network_name(chain_display));
         let fee = format!("{} {unit}", format_ether(max_fee));
-        if approve {
-            push("Blind signing ahead");
-            push("To accept risk, press both buttons");
-            push("Review transaction to approve ERC20 token");
-            push("From");
-            push(&signer.address().to_checksum(None));
+        let from = signer.address().to_checksum(None);
+        let warning = ["Blind signing ahead", "To accept risk, press both buttons"];
+        if approve && !st.debug_contracts {
+            show(&warning);
+            show(&["Review transaction to approve ERC20 token"]);
+            show(&["From", &from]);
             if let Some(network) = &network {
-                push("Network");
-                push(network);
+                show(&["Network", network]);
             }
-            push("Max fees");
-            push(&fee);
-            push("Accept risk and sign transaction");
+            show(&["Max fees", &fee]);
+            show(&["Accept risk and sign transaction"]);
         } else if contract_call {
-            push("Blind signing ahead");
-            push("To accept risk, press both buttons");
-            push("Review transaction");
-            push("From");
-            push(&signer.address().to_checksum(None));
-            push("To");
-            push(&to_display);
-            if !value.is_zero() {
-                push("Amount");
-                push(&format!("{} {unit}", format_ether(value)));
+            if st.debug_contracts && data.len() >= 4 {
+                show(&["Verify selector"]);
+                show(&["Selector", &hex::encode_upper(&data[..4])]);
+                show(&["Confirm selector"]);
+                for word in data[4..].chunks(32) {
+                    show(&["Verify parameter"]);
+                    show(&["Parameter", &debug_parameter(word)]);
+                    show(&["Confirm parameter"]);
+                }
             }
-            push("Max fees");
-            push(&fee);
+            show(&warning);
+            show(&["Review transaction"]);
+            show(&["From", &from]);
+            show(&["To", &to_display]);
+            if !value.is_zero() {
+                show(&["Amount", &format!("{} {unit}", format_ether(value))]);
+            }
+            show(&["Max fees", &fee]);
             if let Some(network) = &network {
-                push("Network");
-                push(network);
+                show(&["Network", network]);
             }
             let hash = format!("{hash:#x}");
-            push("Tx hash (1/2)");
-            push(&hash[..34]);
-            push("Tx hash (2/2)");
-            push(&hash[34..]);
-            push("Accept risk and sign transaction");
+            show(&["Tx hash (1/2)", &hash[..34]]);
+            show(&["Tx hash (2/2)", &hash[34..]]);
+            show(&["Accept risk and sign transaction"]);
         } else {
-            push("Amount");
-            push(&format!("{} {unit}", format_ether(value)));
-            push("To");
-            push(&to_display);
-            push("Max fees");
-            push(&fee);
+            show(&["Amount", &format!("{} {unit}", format_ether(value))]);
+            show(&["To", &to_display]);
+            show(&["Max fees", &fee]);
             if let Some(network) = &network {
-                push("Network");
-                push(network);
+                show(&["Network", network]);
             }
-            push("Sign transaction");
+            show(&["Sign transaction"]);
         }
         st.screens.push(screens);
         if let Some((0, fault)) = st.armed {
@@ -737,10 +764,9 @@ impl Shared {
             format!("0x{}", hex::encode(&flow.message))
         };
         st.screens.push(vec![
-            "Review message".to_string(),
-            "Message".to_string(),
-            shown,
-            "Sign message".to_string(),
+            vec!["Review message".to_string()],
+            vec!["Message".to_string(), shown],
+            vec!["Sign message".to_string()],
         ]);
         if st.fault == Fault::RejectOnDevice {
             return Err(sw::CONDITIONS_NOT_SATISFIED);
@@ -761,12 +787,10 @@ impl Shared {
         }
         let (domain, message) = rest.split_at(32);
         st.screens.push(vec![
-            "Review typed message".to_string(),
-            "Domain hash".to_string(),
-            format!("0x{}", hex::encode(domain)),
-            "Message hash".to_string(),
-            format!("0x{}", hex::encode(message)),
-            "Sign typed message".to_string(),
+            vec!["Review typed message".to_string()],
+            vec!["Domain hash".to_string(), format!("0x{}", hex::encode(domain))],
+            vec!["Message hash".to_string(), format!("0x{}", hex::encode(message))],
+            vec!["Sign typed message".to_string()],
         ]);
         if st.fault == Fault::RejectOnDevice {
             return Err(sw::CONDITIONS_NOT_SATISFIED);
@@ -846,6 +870,51 @@ fn parse_path_str(path: &str) -> Option<Vec<u32>> {
             (n < 0x8000_0000).then_some(n | hardened)
         })
         .collect()
+}
+
+/// About how many characters fit on a line of a Nano S Plus / Nano X.
+const LINE_WIDTH: usize = 19;
+
+/// A text as the screen draws it: broken at spaces, and inside a word too long for a line.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        while !word.is_empty() || current.is_empty() {
+            let room = if current.is_empty() { width } else { width.saturating_sub(current.len() + 1) };
+            if word.len() <= room {
+                if !current.is_empty() {
+                    current.push(' ');
+                }
+                current.push_str(&word);
+                break;
+            }
+            if current.is_empty() {
+                let rest = word.split_off(width);
+                lines.push(word);
+                word = rest;
+            } else {
+                lines.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    if !current.is_empty() || lines.is_empty() {
+        lines.push(current);
+    }
+    lines
+}
+
+/// A 32-byte parameter as Debug contracts shows it: four groups of eight bytes, upper-case hex,
+/// each without leading zero bytes but at least one, joined by ':'.
+fn debug_parameter(word: &[u8]) -> String {
+    word.chunks(8)
+        .map(|group| {
+            let skip = group.iter().take_while(|b| **b == 0).count().min(group.len() - 1);
+            hex::encode_upper(&group[skip..])
+        })
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// Wei as ETH, trailing zeros trimmed.

@@ -23,7 +23,11 @@
 //! (when protected and not yet entered in this session) → validation → confirmations (one
 //! `ButtonRequest` per screen, each answered by `ButtonAck`) → calldata chunks (`EthereumTxRequest
 //! {data_length}` / `EthereumTxAck{data_chunk}`) → answer. [`TrezorSim::screens`] records what the
-//! device showed, screen by screen, with the Trezor One's texts (for both models).
+//! device showed, screen by screen and line by line, with the Trezor One's texts and layout (for
+//! both models), as recorded on firmware 1.14.1: "Send", the amount (a line runs off the screen
+//! after 21 characters), "to " + the address's first 15 characters, 18 more, the rest + "?";
+//! data pages of five lines (the last keeps its empty hex lines); the fees, the "Maximum fee"
+//! cut every 18 characters; an ERC-20 `transfer` in the token layout, without data pages.
 //!
 //! ## Failures, and when
 //!
@@ -319,9 +323,16 @@ impl TrezorSim {
 
     /// Per address / signing / protected-ping request, what the device showed, one string per
     /// screen (its lines joined by single spaces), e.g. "Send message to 0x5FbDB2315678a
-    /// fecb367f032d93F642 f64180aa3?". An address request without display has an empty entry.
-    pub fn screens(&self) -> Vec<Vec<String>> {
+    /// Per request, the screens the device showed, each the lines it drew top to bottom (empty
+    /// lines kept: the last data page is five lines high).
+    pub fn screens(&self) -> Vec<Vec<Vec<String>>> {
         self.device().screens.clone()
+    }
+
+    /// Per request, each screen's lines joined by spaces, empty lines left out.
+    pub fn texts(&self) -> Vec<Vec<String>> {
+        let joined = |screen: &Vec<String>| join_lines(screen);
+        self.device().screens.iter().map(|request| request.iter().map(joined).collect()).collect()
     }
 
     /// The scrambled PIN matrix: `m[i]` is the digit shown at keypad position `i + 1` (grid
@@ -515,7 +526,7 @@ struct Flow {
     signing: bool,
     acked: bool,
     /// The screens still to confirm; the front one is displayed.
-    screens: VecDeque<(Btn, String)>,
+    screens: VecDeque<(Btn, Vec<String>)>,
     then: Then,
 }
 
@@ -539,7 +550,8 @@ struct Device {
     cfg: TrezorConfig,
     fault: Fault,
     log: Vec<Recorded>,
-    screens: Vec<Vec<String>>,
+    /// Per request, its screens, each the lines it drew.
+    screens: Vec<Vec<Vec<String>>>,
     wait: Wait,
     unlocked: bool,
     wiped: bool,
@@ -741,7 +753,7 @@ impl Device {
                 ok.set_message(ping.message().to_string());
                 if ping.button_protection() {
                     self.screens.push(Vec::new());
-                    let screen = format!("Ping? {}", ping.message());
+                    let screen = titled("Ping?", ping.message());
                     self.advance(Flow {
                         signing: false,
                         acked: false,
@@ -933,13 +945,13 @@ impl Device {
 
     /// Shows the front screen (ButtonRequest) or finishes the flow.
     fn advance(&mut self, flow: Flow) -> Vec<Out> {
-        if let Some((code, text)) = flow.screens.front() {
+        if let Some((code, lines)) = flow.screens.front() {
             let mut r = protos::ButtonRequest::new();
             r.set_code(*code);
-            let text = text.clone();
+            let lines = lines.clone();
             match self.screens.last_mut() {
-                Some(s) => s.push(text),
-                None => self.screens.push(vec![text]),
+                Some(s) => s.push(lines),
+                None => self.screens.push(vec![lines]),
             }
             self.wait = Wait::Button(Box::new(flow));
             return vec![out(&r)];
@@ -969,7 +981,7 @@ impl Device {
         resp.set_address(address.clone());
         self.screens.push(Vec::new());
         let screens = if m.show_display() {
-            VecDeque::from([(Btn::ButtonRequest_Address, format!("Address: {address}"))])
+            VecDeque::from([(Btn::ButtonRequest_Address, titled("Address:", &address))])
         } else {
             VecDeque::new()
         };
@@ -981,9 +993,9 @@ impl Device {
         let message = m.message();
         let shown = match std::str::from_utf8(message) {
             Ok(s) if s.chars().all(|c| c == '\n' || (' '..='~').contains(&c)) => {
-                format!("Sign message? {}", s.replace('\n', " "))
+                titled("Sign message?", &s.replace('\n', " "))
             }
-            _ => format!("Sign binary message? {}", hex::encode_upper(message)),
+            _ => titled("Sign binary message?", &hex::encode_upper(message)),
         };
         let sig = match key.sign_message_sync(message) {
             Ok(s) => s,
@@ -997,7 +1009,7 @@ impl Device {
             signing: true,
             acked: false,
             screens: VecDeque::from([
-                (Btn::ButtonRequest_Other, format!("Confirm address? {address}")),
+                (Btn::ButtonRequest_Other, titled("Confirm address?", &address)),
                 (Btn::ButtonRequest_ProtectCall, shown),
             ]),
             then: Then::Reply(out(&resp)),
@@ -1012,18 +1024,15 @@ impl Device {
         let mut preimage = vec![0x19, 0x01];
         preimage.extend_from_slice(domain);
         let mut screens = VecDeque::from([
-            (
-                Btn::ButtonRequest_ProtectCall,
-                "Unable to show EIP-712 data. Sign at your own risk.".to_string(),
-            ),
-            (Btn::ButtonRequest_Other, format!("Confirm address? {}", key.address().to_checksum(None))),
-            (Btn::ButtonRequest_Other, format!("EIP-712 domain hash {}", hex::encode_upper(domain))),
+            (Btn::ButtonRequest_ProtectCall, wrap_21("Unable to show EIP-712 data. Sign at your own risk.")),
+            (Btn::ButtonRequest_Other, titled("Confirm address?", &key.address().to_checksum(None))),
+            (Btn::ButtonRequest_Other, titled("EIP-712 domain hash", &hex::encode_upper(domain))),
         ]);
         if m.has_message_hash() {
             preimage.extend_from_slice(m.message_hash());
             screens.push_back((
                 Btn::ButtonRequest_Other,
-                format!("EIP-712 message hash {}", hex::encode_upper(m.message_hash())),
+                titled("EIP-712 message hash", &hex::encode_upper(m.message_hash())),
             ));
         }
         let sig = match key.sign_hash_sync(&keccak256(&preimage)) {
@@ -1076,7 +1085,9 @@ impl Device {
         parse_address(to).map(Some).ok_or_else(|| self.data_error("Invalid address"))
     }
 
-    /// The confirmation screens before the fee (recipient and value, calldata pages, warning).
+    /// The confirmation screens before the fee: the recipient and value, then the calldata
+    /// pages and the warning; or, for an ERC-20 `transfer`, the token layout (the call's
+    /// recipient and amount in base units) and no pages.
     fn tx_screens(
         &self,
         to: Option<Address>,
@@ -1084,30 +1095,24 @@ impl Device {
         data: &[u8],
         total: u32,
         chain_id: u64,
-    ) -> Vec<(Btn, String)> {
+    ) -> Vec<(Btn, Vec<String>)> {
         let symbol = chain_symbol(chain_id);
-        let (amount, unit) = if value.is_zero() {
-            ("message".to_string(), String::new())
-        } else {
-            eth_amount(value, symbol, false)
-        };
-        let mut lines = vec!["Send".to_string(), amount];
-        match to {
-            Some(to) => {
-                // _to1[19], _to2[19], _to3[20] of layoutEthereumConfirmTx.
-                let to = to.to_checksum(None);
-                let prefix = if unit.is_empty() { "to ".to_string() } else { format!("{unit} to ") };
-                let first = 18usize.saturating_sub(prefix.len()).min(to.len());
-                let second = (first + 18).min(to.len());
-                lines.push(format!("{prefix}{}", &to[..first]));
-                lines.push(to[first..second].to_string());
-                lines.push(format!("{}?", &to[second..]));
-            }
-            None => lines.push("to new contract?".to_string()),
-        }
         let first_code =
             if self.one() { Btn::ButtonRequest_SignTx } else { Btn::ButtonRequest_ConfirmOutput };
-        let mut screens = vec![(first_code, join_lines(&lines))];
+        let token = (total == 68 && data.len() == 68 && data[..4] == [0xa9, 0x05, 0x9c, 0xbb])
+            .then(|| (Address::from_slice(&data[16..36]), U256::from_be_slice(&data[36..68])));
+        if let Some((recipient, amount)) = token {
+            // An unknown token: its base units and "Wei UNKN".
+            let amount = format!("{} Wei UNKN", format_units(amount, 0));
+            return vec![(first_code, send_lines(&amount, Some(recipient)))];
+        }
+        let amount = if value.is_zero() {
+            "message".to_string()
+        } else {
+            let (number, unit) = eth_amount(value, symbol, false);
+            format!("{number} {unit}")
+        };
+        let mut screens = vec![(first_code, send_lines(&amount, to))];
         if total > 0 {
             let total = total as usize;
             let (mut offset, mut pos) = (0usize, 0usize);
@@ -1117,18 +1122,23 @@ impl Device {
                 }
                 let printed = (data.len() - pos).min(24);
                 let page = &data[pos..pos + printed];
+                // Three hex lines whether or not there are bytes for them: "N/M bytes" is
+                // always the fifth line.
                 let mut lines = vec!["Transaction data:".to_string()];
-                lines.extend(page.chunks(8).map(hex::encode_upper));
+                let groups: Vec<String> = page.chunks(8).map(hex::encode_upper).collect();
+                lines.extend((0..3).map(|i| groups.get(i).cloned().unwrap_or_default()));
                 pos += printed;
                 offset += printed;
                 let ellipsis = if offset < total { "... " } else { "" };
                 lines.push(format!("{ellipsis}{offset}/{total} bytes"));
-                screens.push((Btn::ButtonRequest_SignTx, join_lines(&lines)));
+                screens.push((Btn::ButtonRequest_SignTx, lines));
             }
             if offset < total {
                 let code =
                     if self.one() { Btn::ButtonRequest_ProtectCall } else { Btn::ButtonRequest_SignTx };
-                screens.push((code, "Warning! Too long data to view. Proceed with caution.".to_string()));
+                let warning =
+                    vec!["Warning! Too long data to view.".to_string(), "Proceed with caution.".to_string()];
+                screens.push((code, warning));
             }
         }
         screens
@@ -1159,14 +1169,14 @@ impl Device {
         } else {
             eth_amount(value, symbol, false)
         };
-        let lines = [
+        let lines = vec![
             "Really send".to_string(),
             amount,
             join_lines(&[unit, "paying up to".to_string()]),
             fee_value,
             join_lines(&[fee_unit, "for gas?".to_string()]),
         ];
-        screens.push((Btn::ButtonRequest_SignTx, join_lines(&lines)));
+        screens.push((Btn::ButtonRequest_SignTx, lines));
 
         // The signing hash: RLP([tx_type,] nonce, gas_price, gas_limit, to, value, data, chain_id, 0, 0).
         let mut head = Vec::new();
@@ -1225,13 +1235,16 @@ impl Device {
             ("Maximum fee", total_fee, false),
         ] {
             let (v, unit) = eth_amount(amount, symbol, gwei);
-            let mut text = format!("{v} {unit}");
+            let text = format!("{v} {unit}");
+            let mut lines = vec!["Confirm fee".to_string(), what.to_string()];
             if what == "Maximum fee" {
                 // The firmware cuts this line every 18 characters, mid-number if need be.
                 let chars: Vec<char> = text.chars().collect();
-                text = chars.chunks(18).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join(" ");
+                lines.extend(chars.chunks(18).map(|c| c.iter().collect::<String>()));
+            } else {
+                lines.push(text);
             }
-            screens.push((Btn::ButtonRequest_SignTx, format!("Confirm fee {what} {text}")));
+            screens.push((Btn::ButtonRequest_SignTx, lines));
         }
 
         // The signing hash: 0x02 || RLP(chain_id, nonce, priority, max_fee, gas_limit, to, value,
@@ -1417,6 +1430,60 @@ fn format_units(v: U256, decimals: usize) -> String {
         grouped.push(c);
     }
     if frac.is_empty() { grouped } else { format!("{grouped}.{frac}") }
+}
+
+/// How many characters a line of the Trezor One's 128-pixel screen shows; the rest runs off.
+const LINE_WIDTH: usize = 21;
+
+/// The first screen of a transaction (`layoutEthereumConfirmTx`): "Send", the amount as far as
+/// the screen shows it, then "to " and the address's first 15 characters, 18 more, the rest
+/// and "?".
+fn send_lines(amount: &str, to: Option<Address>) -> Vec<String> {
+    let mut lines = vec!["Send".to_string(), amount.chars().take(LINE_WIDTH).collect()];
+    match to {
+        Some(to) => {
+            let to = to.to_checksum(None);
+            lines.push(format!("to {}", &to[..15]));
+            lines.push(to[15..33].to_string());
+            lines.push(format!("{}?", &to[33..]));
+        }
+        None => lines.push("to new contract?".to_string()),
+    }
+    lines
+}
+
+/// `text` broken into lines the screen's width (at spaces where it can).
+fn wrap_21(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            match lines.last_mut() {
+                Some(line) if line.len() + 1 + word.len() <= LINE_WIDTH => {
+                    line.push(' ');
+                    line.push_str(&word);
+                    break;
+                }
+                _ if word.len() <= LINE_WIDTH => {
+                    lines.push(word);
+                    break;
+                }
+                _ => {
+                    let rest = word.split_off(LINE_WIDTH);
+                    lines.push(word);
+                    word = rest;
+                }
+            }
+        }
+    }
+    lines
+}
+
+/// A title line, then `body` over as many lines as it takes.
+fn titled(title: &str, body: &str) -> Vec<String> {
+    let mut lines = vec![title.to_string()];
+    lines.extend(wrap_21(body));
+    lines
 }
 
 fn join_lines(lines: &[String]) -> String {

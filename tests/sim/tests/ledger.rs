@@ -208,7 +208,7 @@ async fn address_of_the_first_account_and_ledger_live_paths() {
     // Display and confirm.
     sim.clear_log();
     assert_eq!(send(&mut t, 0x02, 0x01, 0x00, &path_bytes(&PATH0)).await.unwrap(), answer);
-    assert_eq!(sim.screens(), vec![s(&["Verify address", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"])]);
+    assert_eq!(sim.texts(), vec![s(&["Verify address", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"])]);
 
     // Malformed requests.
     assert_eq!(send(&mut t, 0x02, 0x02, 0x00, &path_bytes(&PATH0)).await, Err(0x6B00));
@@ -257,7 +257,7 @@ async fn eip1559_contract_call_matches_the_software_signer() {
     assert_eq!(s_, B256::from(expected.s()));
     assert_eq!(recover(r, s_, v == 1, hash), sim.address_at("m/44'/60'/0'/0/0"));
 
-    let screens = sim.screens();
+    let screens = sim.texts();
     assert_eq!(
         screens.last().unwrap(),
         &s(&[
@@ -283,7 +283,7 @@ async fn eip1559_contract_call_matches_the_software_signer() {
     let answer = last_answer(sign_chunks(&mut t, &chunks_avoiding(&stream(&PATH0, &encode(&tx)), 0)).await);
     let (v, r, s_) = split_sig(&answer.unwrap());
     assert_eq!(recover(r, s_, v == 1, tx.signature_hash()), sim.address_at("m/44'/60'/0'/0/0"));
-    let last = sim.screens().last().unwrap().clone();
+    let last = sim.texts().last().unwrap().clone();
     assert_eq!(last[7..11], s(&["Amount", "1.5 ETH", "Max fees", "0.002 ETH"])[..]);
     assert_eq!(last[11..13], s(&["Network", "Sepolia"])[..]);
 
@@ -296,7 +296,7 @@ async fn eip1559_contract_call_matches_the_software_signer() {
     let (v, r, s_) = split_sig(&answer.unwrap());
     assert_eq!(recover(r, s_, v == 1, tx.signature_hash()), sim.address_at("m/44'/60'/0'/0/0"));
     assert_eq!(
-        sim.screens().last().unwrap(),
+        sim.texts().last().unwrap(),
         &s(&[
             "Blind signing ahead",
             "To accept risk, press both buttons",
@@ -418,7 +418,7 @@ async fn quirk_chain_id_zero_when_the_last_chunk_is_the_3_byte_tail() {
     let payload = encode(&tx);
     let streamed = keccak256(&payload[..payload.len() - tail]);
     assert_eq!(recover(r, s_, v == 28, streamed), signer.address());
-    let screens = sim.screens();
+    let screens = sim.texts();
     let last = screens.last().unwrap();
     let net = last.iter().position(|x| x == "Network").expect("the review shows the network");
     assert_eq!(last[net + 1], "0");
@@ -431,7 +431,7 @@ async fn quirk_chain_id_zero_when_the_last_chunk_is_the_3_byte_tail() {
     let (v, r, s_) = split_sig(&last_answer(sign_chunks(&mut t, &good).await).unwrap());
     assert_eq!(v, 37 + u8::from(proper.v()));
     assert_eq!((r, s_), (B256::from(proper.r()), B256::from(proper.s())));
-    assert_eq!(sim.screens().last().unwrap().iter().filter(|x| *x == "Network").count(), 0);
+    assert_eq!(sim.texts().last().unwrap().iter().filter(|x| *x == "Network").count(), 0);
 }
 
 #[tokio::test]
@@ -499,7 +499,7 @@ async fn blind_signing_off_refuses_calls_but_not_transfers() {
     let tx = eip1559(1, 0, calldata(400), U256::ZERO);
     let answers = sign_chunks(&mut t, &chunks(&stream(&PATH0, &encode(&tx)), 255)).await;
     assert_eq!(last_answer(answers), Err(0x6A80), "refused when the transaction completes");
-    assert_eq!(sim.screens().last().unwrap(), &s(&["Blind signing must be enabled in settings"]));
+    assert_eq!(sim.texts().last().unwrap(), &s(&["Blind signing must be enabled in settings"]));
 
     // A plain transfer needs no blind signing.
     let tx = eip1559(31337, 0, Bytes::new(), U256::from(2_000_000_000_000_000_000u128));
@@ -507,7 +507,7 @@ async fn blind_signing_off_refuses_calls_but_not_transfers() {
     let (v, r, s_) = split_sig(&answer);
     assert_eq!(recover(r, s_, v == 1, tx.signature_hash()), sim.address_at("m/44'/60'/0'/0/0"));
     assert_eq!(
-        sim.screens().last().unwrap(),
+        sim.texts().last().unwrap(),
         &s(&[
             "Amount",
             "2 ???",
@@ -555,7 +555,7 @@ async fn faults_answer_their_status_words() {
     let mut typed = path_bytes(&PATH0);
     typed.extend_from_slice(&[0x11; 64]);
     assert_eq!(send(&mut t, 0x0C, 0, 0, &typed).await, Err(0x6985));
-    assert_eq!(sim.screens().len(), 4, "the user saw each request before rejecting it");
+    assert_eq!(sim.texts().len(), 4, "the user saw each request before rejecting it");
 
     sim.set_fault(Fault::None);
     assert!(last_answer(sign_chunks(&mut t, &chunks).await).is_ok());
@@ -639,7 +639,7 @@ async fn personal_message_signature_recovers() {
     assert_eq!((v - 27 == 1, r, s_), (expected.v(), B256::from(expected.r()), B256::from(expected.s())));
     let sig = Signature::from_scalars_and_parity(r, s_, v == 28);
     assert_eq!(sig.recover_address_from_msg(&message).unwrap(), signer.address());
-    assert!(sim.screens().last().unwrap()[2].starts_with("0x0001020304"));
+    assert!(sim.texts().last().unwrap()[2].starts_with("0x0001020304"));
 
     let mut short = path_bytes(&PATH0);
     short.extend_from_slice(&12u32.to_be_bytes());
@@ -648,7 +648,7 @@ async fn personal_message_signature_recovers() {
     let sig = Signature::from_scalars_and_parity(r, s_, v == 28);
     assert_eq!(sig.recover_address_from_msg(b"Hello, MIP91").unwrap(), signer.address());
     assert_eq!(
-        sim.screens().last().unwrap(),
+        sim.texts().last().unwrap(),
         &s(&["Review message", "Message", "Hello, MIP91", "Sign message"])
     );
 }
@@ -673,7 +673,7 @@ async fn eip712_hashed_signature_recovers() {
     assert_eq!((r, s_), (B256::from(expected.r()), B256::from(expected.s())));
     assert_eq!(recover(r, s_, v == 28, hash), signer.address());
     assert_eq!(
-        sim.screens().last().unwrap(),
+        sim.texts().last().unwrap(),
         &s(&[
             "Review typed message",
             "Domain hash",
@@ -738,5 +738,50 @@ async fn raw_framing_matches_speculos() {
         log[2..].iter().all(|a| a.cla == 0xE0 && a.ins == 0x06 && a.data.is_empty() && a.status == 0x9000)
     );
     sim.clear_log();
-    assert!(sim.apdus().is_empty() && sim.screens().is_empty());
+    assert!(sim.apdus().is_empty() && sim.texts().is_empty());
+}
+
+/// The lines each screen draws (texts wrapped at 19 characters), and Debug contracts: the
+/// selector and each parameter first, then the generic flow, even for an approve.
+#[tokio::test]
+async fn screens_line_by_line_and_debug_contracts() {
+    let sim = sim().await;
+    let mut t = connect(&sim).await;
+    let spender = hex::decode("929D9A1435662357F54AdCF64DcEE4d6b867a6f9").unwrap();
+    let mut approve = vec![0x09, 0x5e, 0xa7, 0xb3];
+    approve.extend_from_slice(&[0; 12]);
+    approve.extend_from_slice(&spender);
+    approve.extend_from_slice(&U256::from(7u64).to_be_bytes::<32>());
+    let tx = eip1559(31337, 0, approve.clone().into(), U256::ZERO);
+    assert!(
+        last_answer(sign_chunks(&mut t, &chunks_avoiding(&stream(&PATH0, &encode(&tx)), 0)).await).is_ok()
+    );
+    let shown = sim.screens().pop().unwrap();
+    assert_eq!(shown[0], s(&["Blind signing ahead", "To accept risk,", "press both buttons"]));
+    assert_eq!(shown[1], s(&["Review transaction", "to approve ERC20", "token"]));
+    assert_eq!(shown[2], s(&["From", "0xf39Fd6e51aad88F6F", "4ce6aB8827279cffFb9", "2266"]));
+
+    sim.set_debug_contracts(true);
+    assert!(
+        last_answer(sign_chunks(&mut t, &chunks_avoiding(&stream(&PATH0, &encode(&tx)), 0)).await).is_ok()
+    );
+    let texts = sim.texts().pop().unwrap();
+    assert_eq!(
+        texts[..10],
+        s(&[
+            "Verify selector",
+            "Selector",
+            "095EA7B3",
+            "Confirm selector",
+            "Verify parameter",
+            "Parameter",
+            "00:929D9A14:35662357F54ADCF6:4DCEE4D6B867A6F9",
+            "Confirm parameter",
+            "Verify parameter",
+            "Parameter",
+        ])[..]
+    );
+    assert_eq!(texts[10], "00:00:00:07");
+    let hash = format!("{:#x}", tx.signature_hash());
+    assert!(texts.contains(&"To".to_owned()) && texts.contains(&hash[34..].to_owned()), "{texts:?}");
 }

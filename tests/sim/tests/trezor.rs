@@ -255,7 +255,11 @@ async fn address_for_the_default_path() {
     assert_eq!(codes, [Btn::ButtonRequest_Address]);
     assert_eq!(a.address(), ANVIL0.to_checksum(None));
     let screens = sim.screens();
-    assert_eq!(screens.last().unwrap(), &vec![format!("Address: {}", ANVIL0.to_checksum(None))]);
+    let address = ANVIL0.to_checksum(None);
+    assert_eq!(
+        screens.last().unwrap(),
+        &vec![vec!["Address:".to_owned(), address[..21].into(), address[21..].into()]]
+    );
 
     // A non-standard path is refused under Strict safety checks.
     let (ty, payload) = host.get_address(&[H | 44, H, H, 0, 0]);
@@ -354,7 +358,7 @@ async fn eip1559_contract_call_with_2500_bytes_of_calldata() {
     let expected = signer(None).sign_hash_sync(&hash).unwrap();
     assert_eq!(sig, expected, "RFC 6979: the same signature as the software signer");
 
-    let screens = sim.screens();
+    let screens = sim.texts();
     let s = screens.last().unwrap();
     assert_eq!(s.len(), 10);
     assert_eq!(s[0], "Send message to 0x5FbDB2315678a fecb367f032d93F642 f64180aa3?");
@@ -391,11 +395,11 @@ async fn trezor_one_shows_value_data_and_fees_in_eth_on_mainnet() {
     let (codes, requested, req) = sign_flow(&host, &m, &data);
     assert!(requested.is_empty());
     assert_eq!(codes, [Btn::ButtonRequest_SignTx; 6]);
-    let s = sim.screens().pop().unwrap();
+    let s = sim.texts().pop().unwrap();
     assert_eq!(
         s,
         [
-            "Send 0.01 ETH to 0x5FbDB2315 678afecb367f032d93 F642f64180aa3?",
+            "Send 0.01 ETH to 0x5FbDB2315678a fecb367f032d93F642 f64180aa3?",
             "Transaction data: 030A11181F262D34 3B424950575E656C 737A81888F969DA4 ... 24/36 bytes",
             "Transaction data: ABB2B9C0C7CED5DC E3EAF1F8 36/36 bytes",
             "Confirm fee Maximum fee per gas 2 Gwei",
@@ -407,6 +411,40 @@ async fn trezor_one_shows_value_data_and_fees_in_eth_on_mainnet() {
     tx.value = U256::from(10_000_000_000_000_000u64);
     let sig = signature_of(&req, req.signature_v() == 1);
     assert_eq!(sig, signer(None).sign_hash_sync(&tx.signature_hash()).unwrap());
+}
+
+/// The lines of each screen as the Trezor One draws them: the last data page keeps its empty
+/// hex lines, the maximum fee is cut every 18 characters, and an ERC-20 `transfer` takes the
+/// token layout (base units, the amount running off the screen) instead of the data pages.
+#[tokio::test]
+async fn trezor_one_screens_line_by_line() {
+    let sim = TrezorSim::start(TrezorConfig::for_model(Model::One)).await.unwrap();
+    let host = Host::new(&sim);
+    let data = calldata(36);
+    let mut m = eip1559_request(&data, 31337);
+    m.set_gas_limit(be(1));
+    m.set_max_gas_fee(be(366_936_551_588_608));
+    sign_flow(&host, &m, &data);
+    let s = sim.screens().pop().unwrap();
+    assert_eq!(s[0], ["Send", "message", "to 0x5FbDB2315678a", "fecb367f032d93F642", "f64180aa3?"]);
+    assert_eq!(s[2], ["Transaction data:", "ABB2B9C0C7CED5DC", "E3EAF1F8", "", "36/36 bytes"]);
+    assert_eq!(s[5], ["Confirm fee", "Maximum fee", "0.0003669365515886", "08 UNKN"]);
+
+    let recipient: alloy::primitives::Address = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".parse().unwrap();
+    let mut transfer = vec![0xa9, 0x05, 0x9c, 0xbb];
+    transfer.extend_from_slice(&[0; 12]);
+    transfer.extend_from_slice(recipient.as_slice());
+    transfer.extend_from_slice(
+        &(U256::from(1000u64) * U256::from(10u64).pow(U256::from(18))).to_be_bytes::<32>(),
+    );
+    let (codes, _, _) = sign_flow(&host, &eip1559_request(&transfer, 31337), &transfer);
+    assert_eq!(codes.len(), 4, "the send screen and three fee screens, no data pages");
+    let s = sim.screens().pop().unwrap();
+    assert_eq!(
+        s[0],
+        ["Send", "1,000,000,000,000,000", "to 0x70997970C5181", "2dc3A010C7d01b50e0", "d17dc79C8?"]
+    );
+    assert_eq!(s[1][0], "Confirm fee");
 }
 
 #[tokio::test]
@@ -447,7 +485,7 @@ async fn legacy_v_for_chain_31337_and_for_very_large_chain_ids() {
         }
         assert_eq!(signature_of(&req, expected.v()), expected);
     }
-    let s = sim.screens().remove(0);
+    let s = sim.texts().remove(0);
     assert_eq!(s.last().unwrap(), "Really send message paying up to 0.0015 UNKN for gas?");
 }
 
@@ -744,7 +782,7 @@ async fn messages_and_typed_hashes_are_signed() {
         assert!([27, 28].contains(&sig.signature()[64]));
         let expected = signer(None).sign_message_sync(b"hello defender").unwrap();
         assert_eq!(sig.signature(), expected.as_bytes());
-        assert_eq!(sim.screens().last().unwrap()[1], "Sign message? hello defender");
+        assert_eq!(sim.texts().last().unwrap()[1], "Sign message? hello defender");
 
         let domain = keccak256(b"domain");
         let message = keccak256(b"message");

@@ -116,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         seen_apdus = apdus.len();
-        let screens = sim.screens();
+        let screens = sim.texts();
         for s in screens.iter().skip(seen_screens) {
             println!("screens: {}", s.join(" | "));
         }
