@@ -115,13 +115,23 @@ async fn every_action_signs_on_the_ledger() {
     let chief = cli.addr(keys::MCD_ADM);
     let spell = chain.deployment.default_spell;
     // Runs an action and checks the APDUs it cost: configuration and address once, then the
-    // chunks of each signature (a cancel's calldata carries the plan's `fax` and takes two).
+    // chunks of each signature (a cancel's calldata carries the plan's `fax` and takes two);
+    // and that the online preview listed every screen the device then drew.
     let run = |account: usize, args: &[&str], apdus: usize| {
         sim.clear_log();
-        cli.ok(account, args);
+        let out = report(&cli.ok(account, &[args, &["--json"]].concat()));
         let seen: Vec<u8> = sim.apdus().iter().map(|a| a.ins).collect();
         assert_eq!(seen.len(), apdus, "{args:?}: {seen:02x?}");
         assert_eq!(&seen[..2], [0x06, 0x02], "{args:?}");
+        let predicted: Vec<Vec<Vec<String>>> = out["preview"]["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| serde_json::from_value(t["device_screens"].clone()).unwrap())
+            .collect();
+        let drawn = sim.screens();
+        let signed = &drawn[drawn.len() - predicted.len()..];
+        assert_eq!(predicted, signed, "{args:?}: the preview listed what the device drew");
     };
 
     // An attack is queued; holders deposit past the threshold, then anyone cancels.
