@@ -131,4 +131,17 @@ async fn a_transaction_left_in_an_automining_anvil_s_pool_is_mined_and_only_ther
     assert!(!guard.unstick(&through(&says_automine), hash).await, "mined once, not again");
     let methods: Vec<String> = says_automine.requests().concat();
     assert_eq!(methods.iter().filter(|m| *m == "anvil_getAutomine").count(), 1, "asked once: {methods:?}");
+
+    // A transaction that waits behind a nonce gap gets one block, not one per look.
+    let nonce = chain.provider.get_transaction_count(alice).await.unwrap() + 3;
+    let gapped = TransactionRequest::default()
+        .with_from(alice)
+        .with_to(alice)
+        .with_gas_limit(21_000)
+        .with_nonce(nonce);
+    let gapped = *chain.provider.send_transaction(gapped).await.unwrap().tx_hash();
+    let head = chain.provider.get_block_number().await.unwrap();
+    assert!(guard.unstick(&through(&says_automine), gapped).await, "it waits: one block for it");
+    assert!(!guard.unstick(&through(&says_automine), gapped).await, "still waiting: no second block");
+    assert_eq!(chain.provider.get_block_number().await.unwrap(), head + 1);
 }

@@ -8,7 +8,7 @@ use alloy::primitives::{B256, Bytes, TxKind, U256, keccak256};
 use alloy::providers::Provider;
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
-use common::cli::{Cli, KEYS, SignWith, text};
+use common::cli::{Cli, KEYS, SignWith, listed_screens, text};
 use common::{activate, attack, mkr_balance, wad};
 use defender::chain::addresses::keys;
 use defender::chain::bindings::{DSChief, DSPause, DssDefender, ESM};
@@ -48,10 +48,7 @@ async fn approve_and_deposit_cost_four_apdus_and_show_what_the_device_shows() {
     let txs = out["preview"]["transactions"].as_array().unwrap();
     let drawn = sim.screens();
     assert_eq!(drawn.len(), 2);
-    for (tx, screens) in txs.iter().zip(&drawn) {
-        let predicted: Vec<Vec<String>> = serde_json::from_value(tx["device_screens"].clone()).unwrap();
-        assert_eq!(&predicted, screens, "screen by screen, line by line");
-    }
+    assert_eq!(listed_screens(&out), drawn, "screen by screen, line by line");
     let shown = sim.texts();
     // The approve takes the app's approval flow: no spender, amount or hash, and the preview
     // says so instead of pointing at a hash the device never shows.
@@ -81,9 +78,7 @@ async fn debug_contracts_is_predicted_when_the_user_says_it_is_on() {
     let (cli, sim) = start(LedgerConfig { debug_contracts: true, ..LedgerConfig::default() }).await;
     let out = report(&cli.ok(0, &["deposit", "1500", "--yes", "--json", "--ledger-debug-contracts"]));
     let txs = out["preview"]["transactions"].as_array().unwrap();
-    let predicted: Vec<Vec<Vec<String>>> =
-        txs.iter().map(|t| serde_json::from_value(t["device_screens"].clone()).unwrap()).collect();
-    assert_eq!(predicted, sim.screens(), "screen by screen, line by line");
+    assert_eq!(listed_screens(&out), sim.screens(), "screen by screen, line by line");
     let approve = &sim.texts()[0];
     assert_eq!(approve[..3], ["Verify selector", "Selector", "095EA7B3"].map(str::to_owned));
     let spender = cli.addr(keys::MCD_DEFENDER).to_checksum(None)[2..].to_uppercase();
@@ -97,9 +92,7 @@ async fn debug_contracts_is_predicted_when_the_user_says_it_is_on() {
     sim.set_debug_contracts(false);
     sim.clear_log();
     let out = report(&cli.ok(1, &["deposit", "10", "--yes", "--json"]));
-    let predicted: Vec<Vec<String>> =
-        serde_json::from_value(out["preview"]["transactions"][0]["device_screens"].clone()).unwrap();
-    assert_eq!(predicted, sim.screens()[0]);
+    assert_eq!(listed_screens(&out)[0], sim.screens()[0]);
     assert!(
         out["preview"]["transactions"][0]["device_note"]
             .as_str()
@@ -123,12 +116,7 @@ async fn every_action_signs_on_the_ledger() {
         let seen: Vec<u8> = sim.apdus().iter().map(|a| a.ins).collect();
         assert_eq!(seen.len(), apdus, "{args:?}: {seen:02x?}");
         assert_eq!(&seen[..2], [0x06, 0x02], "{args:?}");
-        let predicted: Vec<Vec<Vec<String>>> = out["preview"]["transactions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| serde_json::from_value(t["device_screens"].clone()).unwrap())
-            .collect();
+        let predicted = listed_screens(&out);
         let drawn = sim.screens();
         let signed = &drawn[drawn.len() - predicted.len()..];
         assert_eq!(predicted, signed, "{args:?}: the preview listed what the device drew");

@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
-use common::cli::{Cli, KEYS, output, text};
+use common::cli::{Cli, KEYS, listed_screens, output, text};
 use common::{activate, attack, mkr_balance, wad};
 use defender::chain::addresses::keys;
 use defender::chain::bindings::overloads::approveAmountCall;
@@ -220,12 +220,7 @@ async fn round_trip(b: &Bench, signer: Signer, screens: Option<&dyn Fn() -> Vec<
     let same_screens = |report: &serde_json::Value, what: &str| {
         let Some(screens) = screens else { return };
         let shown = screens();
-        let predicted: Vec<Vec<Vec<String>>> = report["preview"]["transactions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| serde_json::from_value(t["device_screens"].clone()).unwrap())
-            .collect();
+        let predicted = listed_screens(report);
         assert!(shown.len() >= predicted.len(), "{what}: the device showed {} requests", shown.len());
         assert_eq!(
             shown[shown.len() - predicted.len()..],
@@ -1432,9 +1427,7 @@ async fn raw_transfers_show_on_the_devices_what_sign_listed() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let txs = report["preview"]["transactions"].as_array().unwrap().clone();
-        let screens =
-            txs.iter().map(|t| serde_json::from_value(t["device_screens"].clone()).unwrap()).collect();
-        (screens, txs)
+        (listed_screens(&report), txs)
     };
 
     let trezor = TrezorSim::start(TrezorConfig::default()).await.unwrap();

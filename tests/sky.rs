@@ -273,8 +273,7 @@ async fn sky_actions_sign_on_the_ledger_and_the_trezor_simulators() {
     let me = cli.chain.holder(1);
     let out: serde_json::Value =
         serde_json::from_str(&cli.ok(1, &["convert", "10", "--yes", "--json"])).unwrap();
-    let screens: Vec<Vec<String>> =
-        serde_json::from_value(out["preview"]["transactions"][1]["device_screens"].clone()).unwrap();
+    let screens = &common::cli::listed_screens(&out)[1];
     let converter = cli.addr(keys::MKR_SKY).to_checksum(None);
     let to = screens.iter().find(|s| s[0] == "To").expect("a To screen");
     assert_eq!(to[1..].concat(), converter, "the Ledger's To screen names MKR_SKY: {screens:?}");

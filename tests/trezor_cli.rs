@@ -20,6 +20,7 @@ use alloy::consensus::{TxEip1559, TxLegacy, TypedTransaction};
 use alloy::primitives::{Address, B256, Signature, TxKind, U256, keccak256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
+use common::cli::listed_screens;
 use common::{Chain, activate, attack, mkr_balance, wad};
 use defender::chain::addresses::keys;
 use defender::chain::bindings::{DSChief, DSPause, DSToken, DssDefender, ESM};
@@ -150,12 +151,7 @@ async fn a_plan_reads_features_and_the_address_once_and_signs_each_transaction_i
 
     // The preview said what the device then showed, screen by screen.
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let previewed: Vec<Vec<Vec<String>>> = report["preview"]["transactions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| serde_json::from_value(t["device_screens"].clone()).unwrap())
-        .collect();
+    let previewed = listed_screens(&report);
     let drawn = b.sim.screens();
     assert_eq!(drawn.len(), 3, "the address (nothing shown), then two transactions");
     assert!(drawn[0].is_empty());
@@ -178,9 +174,7 @@ async fn cancel_vote_with_lock_and_lift() {
     // cancel's calldata (196 bytes) is more than the five pages the device shows: the preview
     // announced the warning the device then showed.
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let previewed: Vec<Vec<String>> =
-        serde_json::from_value(report["preview"]["transactions"][0]["device_screens"].clone()).unwrap();
-    assert_eq!(previewed, b.sim.screens()[1]);
+    assert_eq!(listed_screens(&report)[0], b.sim.screens()[1]);
     let shown = b.sim.texts();
     assert!(shown[1][5].ends_with("... 120/196 bytes"), "{:?}", shown[1]);
     assert_eq!(shown[1][6], "Warning! Too long data to view. Proceed with caution.");

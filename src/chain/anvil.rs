@@ -5,14 +5,20 @@
 //! that promised to mine every transaction at once, has it mine one block. Any other node
 //! (one without `anvil_getAutomine`) is left alone.
 
+use std::collections::HashSet;
+
 use alloy::primitives::B256;
 use alloy::providers::ext::AnvilApi;
 use alloy::providers::{DynProvider, Provider};
 
-/// Whether the node is known to be an anvil under automine; asked at most once.
+/// Whether the node is known to be an anvil under automine (asked at most once), and the
+/// transactions a block was already mined for: one block is all the race needs, and a
+/// transaction still waiting after it waits for something else (a nonce gap), which more
+/// empty blocks would not mend.
 #[derive(Debug, Default)]
 pub struct StuckPoolGuard {
     automine: Option<bool>,
+    mined_for: HashSet<B256>,
 }
 
 impl StuckPoolGuard {
@@ -22,11 +28,15 @@ impl StuckPoolGuard {
         if self.automine.is_none() {
             self.automine = Some(provider.anvil_get_auto_mine().await.unwrap_or(false));
         }
-        if self.automine != Some(true) {
+        if self.automine != Some(true) || self.mined_for.contains(&hash) {
             return false;
         }
         let pending = provider.get_transaction_by_hash(hash).await;
         let in_pool = matches!(pending, Ok(Some(tx)) if tx.block_number.is_none());
-        in_pool && provider.evm_mine(None).await.is_ok()
+        let mined = in_pool && provider.evm_mine(None).await.is_ok();
+        if mined {
+            self.mined_for.insert(hash);
+        }
+        mined
     }
 }

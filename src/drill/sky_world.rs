@@ -19,7 +19,7 @@ use crate::chain::pause_log::{self, PlanKey, selector_topic};
 
 /// A pause LogNote of `plot`, `drop` or `exec`, with the transaction that made it.
 #[derive(Debug, Clone)]
-pub struct PauseNote {
+pub struct LoggedNote {
     pub note: crate::chain::pause_log::PauseNote,
     pub transaction: B256,
 }
@@ -34,8 +34,8 @@ pub struct Dropped {
     pub sender: Address,
 }
 
-fn decode_note(log: &Log) -> Option<PauseNote> {
-    Some(PauseNote { note: pause_log::decode_note(log)?, transaction: log.transaction_hash? })
+fn decode_note(log: &Log) -> Option<LoggedNote> {
+    Some(LoggedNote { note: pause_log::decode_note(log)?, transaction: log.transaction_hash? })
 }
 
 impl World {
@@ -73,7 +73,7 @@ impl World {
     }
 
     /// The pause's LogNotes of one function (`plot`, `drop` or `exec`), oldest first.
-    pub async fn pause_notes(&self, selector: [u8; 4]) -> Result<Vec<PauseNote>> {
+    pub async fn pause_notes(&self, selector: [u8; 4]) -> Result<Vec<LoggedNote>> {
         let pause = self.snapshot(Address::ZERO).await?.at.pause;
         let filter = Filter::new().address(pause).event_signature(selector_topic(selector)).from_block(0);
         let logs = self.provider.get_logs(&filter).await.context("reading the pause's LogNotes")?;

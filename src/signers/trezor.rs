@@ -153,7 +153,8 @@ impl Backend for TrezorBackend {
     }
 
     fn typed_hash_screens(&self, domain: B256, message: B256) -> Option<Vec<Screen>> {
-        Some(screens::typed_hashes(domain, message, self.address))
+        // The other models refuse the request (see sign_typed_hashes): nothing to show.
+        (self.model == Model::One).then(|| screens::typed_hashes(domain, message, self.address))
     }
 
     fn note(&self, tx: &TypedTransaction) -> Option<String> {

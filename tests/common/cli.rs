@@ -167,3 +167,10 @@ pub fn sign_offline(unsigned: &std::path::Path, signed: &std::path::Path, accoun
     assert!(out.status.success(), "{shown}");
     shown
 }
+
+/// What a report's preview listed for the device, per transaction: its screens, each the lines
+/// it draws.
+pub fn listed_screens(report: &serde_json::Value) -> Vec<Vec<Vec<String>>> {
+    let txs = report["preview"]["transactions"].as_array().expect("a preview with transactions");
+    txs.iter().map(|t| serde_json::from_value(t["device_screens"].clone()).expect("device_screens")).collect()
+}

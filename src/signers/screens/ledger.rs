@@ -8,7 +8,7 @@ use alloy::primitives::{Address, B256, U256};
 
 use super::recorded::ledger as text;
 use super::recorded::unrecorded;
-use super::{Screen, ether_digits, wrap};
+use super::{Screen, wrap};
 
 /// The app's settings that change what it shows. The device reveals only the first.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub struct Settings {
 const APPROVE_SELECTOR: [u8; 4] = [0x09, 0x5e, 0xa7, 0xb3];
 
 /// Whether the app takes its ERC-20 approval flow for calldata `data`.
-pub fn is_erc20_approve(data: &[u8]) -> bool {
+fn is_erc20_approve(data: &[u8]) -> bool {
     data.len() == 4 + 64 && data[..4] == APPROVE_SELECTOR
 }
 
@@ -78,6 +78,13 @@ fn network(chain: u64) -> Option<Screen> {
         let name = text::NETWORK_NAMES.iter().find(|(id, _)| *id == chain).map(|(_, name)| name.to_string());
         screen(text::NETWORK, Some(&name.unwrap_or_else(|| chain.to_string())))
     })
+}
+
+/// Wei as the Ledger app prints ETH: every digit, no grouping, trailing zeros trimmed.
+fn ether_digits(wei: U256) -> String {
+    let text = alloy::primitives::utils::format_units(wei, 18).unwrap_or_else(|_| wei.to_string());
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text.is_empty() { "0".into() } else { text.into() }
 }
 
 /// The screens of `tx`, signed from `from`.
@@ -321,5 +328,13 @@ mod tests {
         let mut word = [0u8; 32];
         word[12..].copy_from_slice(&hex::decode("929D9A1435662357F54AdCF64DcEE4d6b867a6f9").unwrap());
         assert!(parameter(&word).starts_with("00:929D9A14:35662357F54ADCF6:"));
+    }
+
+    #[test]
+    fn ether_has_every_digit_and_no_trailing_zeros() {
+        assert_eq!(ether_digits(U256::from(2_000_000_000_000_000u64)), "0.002");
+        assert_eq!(ether_digits(U256::from(10u64).pow(U256::from(18))), "1");
+        assert_eq!(ether_digits(U256::ZERO), "0");
+        assert_eq!(ether_digits(U256::from(129_748_030_572_384u64)), "0.000129748030572384");
     }
 }

@@ -40,13 +40,6 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// Wei as the Ledger app prints ETH: every digit, no grouping, trailing zeros trimmed.
-fn ether_digits(wei: alloy::primitives::U256) -> String {
-    let text = alloy::primitives::utils::format_units(wei, 18).unwrap_or_else(|_| wei.to_string());
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text.is_empty() { "0".into() } else { text.into() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,14 +54,5 @@ mod tests {
         );
         assert_eq!(wrap("0.000129748030572384 ???", 19), ["0.00012974803057238", "4 ???"]);
         assert_eq!(wrap("", 19), [""]);
-    }
-
-    #[test]
-    fn ether_has_every_digit_and_no_trailing_zeros() {
-        use alloy::primitives::U256;
-        assert_eq!(ether_digits(U256::from(2_000_000_000_000_000u64)), "0.002");
-        assert_eq!(ether_digits(U256::from(10u64).pow(U256::from(18))), "1");
-        assert_eq!(ether_digits(U256::ZERO), "0");
-        assert_eq!(ether_digits(U256::from(129_748_030_572_384u64)), "0.000129748030572384");
     }
 }

@@ -8,6 +8,7 @@ use alloy::primitives::{Address, B256, U256};
 use super::recorded::trezor_one as text;
 use super::recorded::unrecorded;
 use super::{Screen, wrap};
+use crate::units::format_token;
 
 /// The selector of `transfer(address,uint256)`, which the firmware shows as a token transfer.
 const TRANSFER_SELECTOR: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
@@ -62,7 +63,7 @@ pub fn transaction(tx: &TypedTransaction) -> Vec<Screen> {
     match tx {
         TypedTransaction::Eip1559(t) => {
             let total = U256::from(t.gas_limit) * U256::from(t.max_fee_per_gas);
-            let per_gas = |wei: u128| format!("{} {}", decimal(U256::from(wei), 9), text::GWEI);
+            let per_gas = |wei: u128| format!("{} {}", format_token(U256::from(wei), 9), text::GWEI);
             out.push(vec![
                 text::CONFIRM_FEE.into(),
                 text::MAX_FEE_PER_GAS.into(),
@@ -153,7 +154,7 @@ fn cut_every(text: &str, width: usize) -> Vec<String> {
 
 /// A token amount as the firmware writes it for a token it does not know: base units.
 fn token_amount(amount: U256) -> String {
-    format!("{} {} {}", decimal(amount, 0), text::WEI, text::UNKNOWN_UNIT)
+    format!("{} {} {}", format_token(amount, 0), text::WEI, text::UNKNOWN_UNIT)
 }
 
 /// An amount: below 1 Gwei in Wei, else in the chain's unit.
@@ -164,25 +165,10 @@ fn amount(wei: U256, unit: &str) -> String {
 
 fn amount_parts(wei: U256, unit: &str) -> (String, String) {
     if wei < U256::from(1_000_000_000u64) {
-        (decimal(wei, 0), text::WEI.to_owned())
+        (format_token(wei, 0), text::WEI.to_owned())
     } else {
-        (decimal(wei, 18), unit.to_owned())
+        (format_token(wei, 18), unit.to_owned())
     }
-}
-
-/// `value / 10^decimals` with ',' between thousands and no trailing zeros.
-fn decimal(value: U256, decimals: usize) -> String {
-    let digits = format!("{:0>width$}", value.to_string(), width = decimals + 1);
-    let (whole, fraction) = digits.split_at(digits.len() - decimals);
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    let fraction = fraction.trim_end_matches('0');
-    if fraction.is_empty() { grouped } else { format!("{grouped}.{fraction}") }
 }
 
 /// An address over lines of the screen's width.
