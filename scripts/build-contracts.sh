@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ -d node_modules/solc ] || npm ci --no-audit --no-fund --loglevel=error
+[ -d node_modules/solc ] && [ -d node_modules/@safe-global/safe-contracts ] || npm ci --no-audit --no-fund --loglevel=error
 
 if [ "${1:-}" = "--check" ]; then
   fresh=$(mktemp -d)

@@ -3,7 +3,8 @@
 // package `solc`, version pinned in package.json) and writes, per deployable contract,
 // abi/<Name>.json (the ABI) and abi/<Name>.bin (creation bytecode, hex), and for the client's
 // helpers under contracts/client/ also abi/<Name>.runtime.bin (runtime bytecode). The output depends only
-// on the sources and the pinned compiler, so CI can rebuild and compare byte for byte.
+// on the sources and the pinned compiler, so CI can rebuild and compare byte for byte. The
+// genuine Safe 1.4.1 artifacts are copied beside them from the pinned npm package.
 //
 // usage: node scripts/compile-contracts.js OUT_DIR
 'use strict';
@@ -74,4 +75,24 @@ for (const [file, contracts] of Object.entries(output.contracts)) {
     }
   }
 }
-process.stdout.write(`compiled ${seen.size} contracts with solc ${solc.version()} into ${path.relative(root, outDir) || '.'}\n`);
+// The genuine Safe contracts, as Safe's own build compiled them (npm
+// @safe-global/safe-contracts, pinned in package.json): copied, never rebuilt here.
+const safeArtifacts = path.join(root, 'node_modules', '@safe-global', 'safe-contracts', 'build', 'artifacts', 'contracts');
+const SAFE = {
+  Safe: 'Safe.sol/Safe.json',
+  SafeL2: 'SafeL2.sol/SafeL2.json',
+  SafeProxyFactory: 'proxies/SafeProxyFactory.sol/SafeProxyFactory.json',
+  MultiSendCallOnly: 'libraries/MultiSendCallOnly.sol/MultiSendCallOnly.json',
+  CompatibilityFallbackHandler: 'handler/CompatibilityFallbackHandler.sol/CompatibilityFallbackHandler.json',
+};
+for (const [name, file] of Object.entries(SAFE)) {
+  if (seen.has(name)) {
+    process.stderr.write(`contract name ${name} is used in both ${seen.get(name)} and the Safe package\n`);
+    process.exit(1);
+  }
+  const artifact = JSON.parse(fs.readFileSync(path.join(safeArtifacts, file), 'utf8'));
+  fs.writeFileSync(path.join(outDir, name + '.json'), JSON.stringify(artifact.abi, null, 2) + '\n');
+  fs.writeFileSync(path.join(outDir, name + '.bin'), artifact.bytecode.replace(/^0x/, '') + '\n');
+}
+
+process.stdout.write(`compiled ${seen.size} contracts with solc ${solc.version()} and copied ${Object.keys(SAFE).length} Safe artifacts into ${path.relative(root, outDir) || '.'}\n`);

@@ -62,6 +62,16 @@ pub struct GlobalArgs {
     #[arg(long, short = 'f', env = "ETH_FROM", global = true, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
     pub from: Option<Address>,
 
+    /// Act from this Safe multisig: the action's calls become one Safe transaction, which the
+    /// owners sign (your signer, if an owner) and any account executes.
+    #[arg(long, global = true, value_name = "ADDRESS", value_parser = crate::chain::addresses::parse_address)]
+    pub safe: Option<Address>,
+
+    /// With --safe: other owners' signatures of the same Safe transaction, from a bundle they
+    /// signed (`defender sign`).
+    #[arg(long, global = true, value_name = "FILE", requires = "safe")]
+    pub signatures: Option<PathBuf>,
+
     /// Print one JSON document instead of text.
     #[arg(long, global = true)]
     pub json: bool,

@@ -14,6 +14,7 @@ pub mod fees;
 pub mod offline;
 pub mod pipeline;
 pub mod preview;
+pub mod safe;
 pub mod send;
 pub mod signers;
 pub mod simulate;

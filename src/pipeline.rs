@@ -70,6 +70,8 @@ pub struct Pipeline<'a> {
     pub prepared: &'a Prepared,
     pub fees: &'a FeeArgs,
     pub options: &'a Options,
+    /// `--safe`: the plan's calls go out as one transaction of this Safe.
+    pub safe: Option<&'a crate::safe::online::SafeAction>,
 }
 
 impl Pipeline<'_> {
@@ -92,6 +94,9 @@ impl Pipeline<'_> {
             && !is_devnet(p.chain_id)
         {
             eprintln!("warning: {} is a key outside any device, on chain {}", signer.description, p.chain_id);
+        }
+        if let Some(safe) = self.safe {
+            return crate::safe::online::run(self, plan, safe, signer).await;
         }
         let simulation =
             simulate::simulate(self.connection, self.sources, &p.snapshot, from, &plan.calls).await?;
@@ -191,7 +196,7 @@ impl Pipeline<'_> {
         report.exit_code()
     }
 
-    fn confirm(&self, plan: &Plan, count: usize) -> Result<()> {
+    pub(crate) fn confirm(&self, plan: &Plan, count: usize) -> Result<()> {
         let ask = format!("Sign and send {count} transaction{}? [y/N] ", if count == 1 { "" } else { "s" });
         let question = crate::confirm::Question {
             ask: &ask,

@@ -67,10 +67,31 @@ mod tests {
 /// every amount (hex quantities are easy to misread; JSON numbers lose precision past 2^53).
 pub mod decimal {
     use alloy::primitives::U256;
-    use serde::Serializer;
+    use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(value: &U256, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(value)
+    }
+
+    /// Reads back only what `serialize` writes: digits, no sign, no leading zero.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<U256, D::Error> {
+        let text = String::deserialize(d)?;
+        check_digits(&text).map_err(serde::de::Error::custom)?;
+        U256::from_str_radix(&text, 10)
+            .map_err(|_| serde::de::Error::custom(format!("{text:?} is too large for 256 bits")))
+    }
+
+    /// A decimal amount as `--json` and bundles write it.
+    pub fn check_digits(text: &str) -> Result<(), String> {
+        let ok = !text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_digit())
+            && (text == "0" || !text.starts_with('0'))
+            && text.len() <= 78;
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{text:?} is not a decimal amount in wei (digits only, as a string)"))
+        }
     }
 }
 

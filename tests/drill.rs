@@ -33,8 +33,8 @@ fn assert_all_ok(verdict: &serde_json::Value, scenarios: &[&str]) {
     assert_eq!(verdict["ok"], true);
 }
 
-const MIP91_SCENARIOS: [&str; 4] =
-    ["genuine-attack", "alternate-ending", "false-alarm", "disgruntled-minority"];
+const MIP91_SCENARIOS: [&str; 5] =
+    ["genuine-attack", "safe-genuine-attack", "alternate-ending", "false-alarm", "disgruntled-minority"];
 const PROTEGO_SCENARIOS: [&str; 2] = ["protego-blanket", "protego-targeted"];
 
 #[test]
@@ -44,9 +44,9 @@ fn every_scenario_ends_as_it_should_each_on_a_chain_of_its_layout() {
     assert_all_ok(&verdict, &every);
     let layouts: Vec<&str> =
         verdict["scenarios"].as_array().unwrap().iter().map(|s| s["layout"].as_str().unwrap()).collect();
-    assert_eq!(layouts, ["mip91", "mip91", "mip91", "mip91", "sky", "sky"]);
+    assert_eq!(layouts, ["mip91", "mip91", "mip91", "mip91", "mip91", "sky", "sky"]);
     // The Protego verdicts include watch's drop in the block after the user's lift.
-    for s in &verdict["scenarios"].as_array().unwrap()[4..] {
+    for s in &verdict["scenarios"].as_array().unwrap()[5..] {
         let whats: Vec<&str> =
             s["checks"].as_array().unwrap().iter().map(|c| c["what"].as_str().unwrap()).collect();
         assert!(
@@ -141,6 +141,29 @@ async fn the_user_part_signs_on_a_ledger() {
     assert!(
         screens.iter().all(|s| s.contains(&user) && s.last().unwrap() == "Accept risk and sign transaction")
     );
+}
+
+/// From the demo Safe with `--ledger`: the device's account (8, no owner of any devnet Safe)
+/// becomes the Safe's first owner; it signs each step's safeTxHash in EIP-712 hashed mode and
+/// then pays for the execution, while test account 6 signs second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_safe_drill_makes_the_ledger_an_owner_and_signs_there() {
+    let sim = LedgerSim::start(LedgerConfig::default()).await.unwrap();
+    let speculos = sim.addr().to_string();
+    let path = "m/44'/60'/0'/0/8";
+    let verdict =
+        drill(&["safe-genuine-attack", "--auto", "--ledger", "--speculos", &speculos, "--hd-path", path]);
+    assert_all_ok(&verdict, &["safe-genuine-attack"]);
+    // deposit, two cancels, vote --lock all, lift, withdraw: each a safeTxHash and an execution.
+    let requests = sim.texts();
+    assert_eq!(requests.len(), 12, "{requests:?}");
+    let typed = requests.iter().filter(|r| r.iter().any(|line| line.contains("Domain hash"))).count();
+    assert_eq!(typed, 6, "one EIP-712 signature per step: {requests:?}");
+    let user = sim.address_at(path).to_checksum(None);
+    let executions =
+        requests.iter().filter(|r| r.last().is_some_and(|l| l == "Accept risk and sign transaction"));
+    assert!(executions.clone().all(|r| r.contains(&user)), "{requests:?}");
+    assert_eq!(executions.count(), 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,6 +32,13 @@ pub mod keys {
     pub const VOTE_DELEGATE_FACTORY_LEGACY: &str = "VOTE_DELEGATE_FACTORY_LEGACY";
     /// Not a chainlog key: the legacy chief's IOU, named so previews can label it.
     pub const MCD_IOU_LEGACY: &str = "MCD_IOU_LEGACY";
+    // Not chainlog keys: the devnet's Safe contracts and its demo Safe (address book only).
+    pub const SAFE_DEMO: &str = "SAFE_DEMO";
+    pub const SAFE_SINGLETON: &str = "SAFE_SINGLETON";
+    pub const SAFE_L2_SINGLETON: &str = "SAFE_L2_SINGLETON";
+    pub const SAFE_PROXY_FACTORY: &str = "SAFE_PROXY_FACTORY";
+    pub const SAFE_FALLBACK_HANDLER: &str = "SAFE_FALLBACK_HANDLER";
+    pub const SAFE_MULTI_SEND_CALL_ONLY: &str = "SAFE_MULTI_SEND_CALL_ONLY";
 }
 
 /// A chainlog key as the chainlog stores it: the name left-aligned in a bytes32, as

@@ -139,6 +139,24 @@ sol!(
     "abi/PlanRunner.json"
 );
 
+// The genuine Safe 1.4.1 contracts (npm @safe-global/safe-contracts), for `--safe`.
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    Safe,
+    "abi/Safe.json"
+);
+sol!(
+    #[sol(rpc)]
+    SafeProxyFactory,
+    "abi/SafeProxyFactory.json"
+);
+sol!(
+    #[sol(rpc)]
+    MultiSendCallOnly,
+    "abi/MultiSendCallOnly.json"
+);
+
 sol! {
     /// ds-note's anonymous event, as DSPause and DSChief emit it on mainnet. Anonymous: topic0
     /// is the selector (left-aligned), topic1 the caller, topics 2 and 3 the first two argument
@@ -175,6 +193,11 @@ pub mod bytecode {
         SKY_VOTE_DELEGATE_FACTORY => "SkyVoteDelegateFactory.bin",
         PROTEGO => "Protego.bin",
         PLAN_RUNNER_RUNTIME => "PlanRunner.runtime.bin",
+        SAFE => "Safe.bin",
+        SAFE_L2 => "SafeL2.bin",
+        SAFE_PROXY_FACTORY => "SafeProxyFactory.bin",
+        MULTI_SEND_CALL_ONLY => "MultiSendCallOnly.bin",
+        COMPATIBILITY_FALLBACK_HANDLER => "CompatibilityFallbackHandler.bin",
     }
 }
 

@@ -7,5 +7,6 @@ pub mod discovery;
 pub mod governance;
 pub mod pause_log;
 pub mod rpc;
+pub mod safe;
 pub mod snapshot;
 pub mod tls;

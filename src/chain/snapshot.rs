@@ -32,6 +32,19 @@ pub struct Prepared {
     /// The same snapshot taken on the node's pending block (what waits in its pool), when
     /// asked for and the node answered.
     pub pending: Option<Snapshot>,
+    /// The Safe's state, when one was asked for; an error says why it is no usable Safe.
+    pub safe: Option<SafeRead>,
+}
+
+/// A Safe as the first round trip read it.
+#[derive(Debug, Clone)]
+pub struct SafeRead {
+    /// Its owners, threshold and nonce, or why it is no usable Safe.
+    pub state: Result<crate::chain::safe::SafeState, String>,
+    pub multi_send: Address,
+    /// Whether MultiSendCallOnly has code there: a DELEGATECALL to an empty address "succeeds"
+    /// doing nothing, and would spend the Safe's nonce.
+    pub multi_send_deployed: bool,
 }
 
 /// What to read besides the snapshot.
@@ -44,6 +57,9 @@ pub struct Reads {
     pub pending: bool,
     /// Addresses whose chief approvals the snapshot reads (`Snapshot::approvals`).
     pub approvals_of: Vec<Address>,
+    /// A Safe whose owners, threshold and nonce to read (`--safe`), and the MultiSendCallOnly
+    /// its several calls would go through.
+    pub safe: Option<(Address, Address)>,
 }
 
 /// The lens call: its creation code with the constructor's arguments, run without `to`.
@@ -99,6 +115,19 @@ pub async fn prepare(
         .iter()
         .map(|call| batch.add_call::<_, Bytes>("eth_call", &(call, latest)))
         .collect::<Result<_, _>>()?;
+    let safe = match reads.safe {
+        Some((safe, multi_send)) => {
+            let state = crate::chain::safe::state_calls()
+                .into_iter()
+                .map(|data| {
+                    let call = TransactionRequest::default().with_to(safe).with_input(data);
+                    batch.add_call::<_, Bytes>("eth_call", &(call, latest))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Some((state, batch.add_call::<_, Bytes>("eth_getCode", &(multi_send, latest))?))
+        }
+        None => None,
+    };
     connection.timed(batch.send()).await?;
 
     let output = connection.timed(lens).await?;
@@ -117,6 +146,21 @@ pub async fn prepare(
     for waiter in extra {
         results.push(waiter.await.map_err(|e| e.to_string()));
     }
+    let safe = match (reads.safe, safe) {
+        (Some((address, multi_send)), Some((waiters, code))) => {
+            let mut answers = Vec::with_capacity(waiters.len());
+            for waiter in waiters {
+                answers.push(waiter.await.map_err(|e| e.to_string()));
+            }
+            let deployed = connection.timed(code).await?;
+            Some(SafeRead {
+                state: crate::chain::safe::decode_state(address, &answers),
+                multi_send,
+                multi_send_deployed: !deployed.is_empty(),
+            })
+        }
+        _ => None,
+    };
     // A node without a pending block (or one that refuses it) only loses this early warning.
     let pending = match pending {
         Some(waiter) => waiter.await.ok().and_then(|out| decode_snapshot(&out).ok()),
@@ -141,7 +185,7 @@ pub async fn prepare(
         );
     }
     let book = labels(sources, &snapshot, chain_id);
-    Ok(Prepared { snapshot, chain_id, book, nonce, market, extra: results, pending })
+    Ok(Prepared { snapshot, chain_id, book, nonce, market, extra: results, pending, safe })
 }
 
 /// Every address the snapshot resolved, under its chainlog key, over the given book.

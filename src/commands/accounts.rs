@@ -3,10 +3,11 @@
 
 use std::process::ExitCode;
 
+use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::rpc::client::BatchRequest;
-use alloy::rpc::types::{BlockId, BlockNumberOrTag};
+use alloy::rpc::types::{BlockId, BlockNumberOrTag, TransactionRequest};
 use anyhow::{Result, bail};
 use clap::Args;
 use serde_json::json;
@@ -54,6 +55,8 @@ impl Scheme {
 
 pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
     let mut addresses = args.accounts.clone();
+    let safe = cli.global.safe;
+    addresses.extend(safe.filter(|s| !addresses.contains(s)));
     let mut paths: Vec<Option<DerivationPath>> = vec![None; addresses.len()];
     let one_key = cli.signer.verify
         || cli.signer.path.hd_path.is_some()
@@ -83,7 +86,29 @@ pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
         .iter()
         .map(|a| batch.add_call::<_, Bytes>("eth_call", &(lens_request(&sources, Some(*a)), latest)))
         .collect::<Result<_, _>>()?;
+    let safe_reads = match safe {
+        Some(address) => crate::chain::safe::state_calls()
+            .into_iter()
+            .map(|data| {
+                let call = TransactionRequest::default().with_to(address).with_input(data);
+                batch.add_call::<_, Bytes>("eth_call", &(call, latest))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
     connection.timed(batch.send()).await?;
+    let safe_state = match safe {
+        Some(address) => {
+            let mut answers = Vec::new();
+            for waiter in safe_reads {
+                answers.push(waiter.await.map_err(|e| e.to_string()));
+            }
+            let state = crate::chain::safe::decode_state(address, &answers)
+                .map_err(|e| super::session::InputError(format!("--safe: {e}")))?;
+            Some((address, state))
+        }
+        None => None,
+    };
     let mut rows = Vec::new();
     for ((address, path), waiter) in addresses.iter().zip(paths).zip(waiters) {
         let snapshot = decode_snapshot(&connection.timed(waiter).await?)?;
@@ -107,8 +132,22 @@ pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({ "accounts": list }))?);
+        let safe = safe_state.map(|(address, state)| json!({ "address": address, "state": state }));
+        println!("{}", serde_json::to_string_pretty(&json!({ "accounts": list, "safe": safe }))?);
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some((address, state)) = &safe_state {
+        println!(
+            "Safe {address} (version {}): {} of {} owners sign, nonce {}",
+            state.version,
+            state.threshold,
+            state.owners.len(),
+            state.nonce
+        );
+        for owner in &state.owners {
+            println!("  owner {owner}");
+        }
+        println!();
     }
     let symbol = rows[0].2.symbol();
     let decimals = rows[0].2.decimals();

@@ -72,6 +72,9 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
         }
     };
     let txs = bundle.check().map_err(|e| InputError(format!("{file}: {e}; nothing was sent")))?;
+    if bundle.safe.is_some() {
+        return super::broadcast_safe::run(cli, &file, bundle).await;
+    }
     let n = txs.len();
     if let Some(i) = txs.iter().position(|t| t.signed.is_none()) {
         return Err(InputError(format!(

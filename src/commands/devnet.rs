@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
 
-use crate::chain::addresses::AddressBook;
+use crate::chain::addresses::{AddressBook, keys};
 use crate::cli::GlobalArgs;
 use crate::devnet::{self, AnvilOptions, DeployParams, Layout};
 use crate::units::{WAD, format_duration, format_token};
@@ -198,11 +198,7 @@ fn print_summary(
         format_duration(params.pause_delay.as_secs()),
         format_token(params.esm_min, 18),
     );
-    println!("\ncontracts (address book {}):", book_path.display());
-    for (key, address) in &book.contracts {
-        println!("  {key:<24} {address}");
-    }
-    println!("  {:<24} {}", "default spell", deployment.default_spell);
+    print_contracts(book, book_path, &[("default spell", deployment.default_spell)]);
     println!(
         "\ntest accounts holding {} MKR each (anvil's mnemonic \"{}\"):",
         format_token(params.holder_balance, 18),
@@ -211,7 +207,35 @@ fn print_summary(
     for (index, holder) in deployment.holders.iter().enumerate() {
         println!("  {index}  {holder}");
     }
+    print_safe(book, "100,000 MKR");
     println!("\nuse it: export ETH_RPC_URL={rpc}; defender status");
+}
+
+/// The address book, one contract per line, names aligned.
+fn print_contracts(book: &AddressBook, book_path: &Path, more: &[(&str, alloy::primitives::Address)]) {
+    println!("\ncontracts (address book {}):", book_path.display());
+    let rows: Vec<(&str, alloy::primitives::Address)> =
+        book.contracts.iter().map(|(k, a)| (k.as_str(), *a)).chain(more.iter().copied()).collect();
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, address) in rows {
+        println!("  {key:<width$} {address}");
+    }
+}
+
+/// The demo Safe: who owns it and how to act from it.
+fn print_safe(book: &AddressBook, holds: &str) {
+    let Ok(safe) = book.get(keys::SAFE_DEMO) else { return };
+    let owners: Vec<String> = devnet::safe::DEMO_OWNERS.iter().map(usize::to_string).collect();
+    println!(
+        "
+demo Safe (SAFE_DEMO) {safe}: {} of {} owners, test accounts {}; it holds {holds}",
+        devnet::safe::DEMO_THRESHOLD,
+        owners.len(),
+        owners.join(", ")
+    );
+    println!(
+        "  act from it: defender deposit 1000 --safe {safe} --unsigned-out safe.json, then each owner signs"
+    );
 }
 
 /// The Sky layout has no defender: the figures that matter are the chief's and the tokens'.
@@ -226,10 +250,7 @@ fn print_sky_summary(
          24,000 for a 3% fee, Protego, the ESM switched off, DSChief 1.2 as MCD_ADM_LEGACY; GSM pause delay {}",
         format_duration(params.pause_delay.as_secs())
     );
-    println!("\ncontracts (address book {}):", book_path.display());
-    for (key, address) in &book.contracts {
-        println!("  {key:<28} {address}");
-    }
+    print_contracts(book, book_path, &[]);
     println!(
         "\ntest accounts holding 2,400,000,000 SKY and {} MKR each; 3 and 4 also have 10,000 MKR in the \
          legacy chief (anvil's mnemonic \"{}\"):",
@@ -239,6 +260,7 @@ fn print_sky_summary(
     for (index, holder) in deployment.holders.iter().enumerate() {
         println!("  {index}  {holder}");
     }
+    print_safe(book, "2,400,000,000 SKY and 1,000 MKR");
 }
 
 /// The pid in `pid_file` if that process is still an anvil.

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, U256};
 use alloy::providers::ext::AnvilApi;
 use alloy::providers::{DynProvider, Provider};
 use anyhow::{Context, Result, bail};
@@ -17,13 +17,17 @@ use crate::devnet::anvil::free_port;
 use crate::devnet::{self, AnvilOptions, DeployParams, Layout, LocalChain};
 use crate::drill::scenarios::Scenario;
 use crate::drill::world::{World, tokens};
-use crate::drill::{Check, Drill, UserPart};
+use crate::drill::{Check, Drill, SafePart, UserPart};
 use crate::signers::{self, SignerArgs};
 
 /// anvil's account 0 (the standard test mnemonic): the user when no signer is named. Public,
 /// and only ever used on the drill's local chain.
 const DEVNET_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const KEY_VAR: &str = "DEFENDER_DRILL_KEY";
+/// anvil's accounts 5 and 6: the Safe drill's first owner (you, by default) and second owner.
+const DEVNET_KEY_5: &str = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba";
+const DEVNET_KEY_6: &str = "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e";
+const CO_OWNER_VAR: &str = "DEFENDER_DRILL_CO_OWNER_KEY";
 
 #[derive(Debug, Args)]
 pub struct DrillArgs {
@@ -179,23 +183,66 @@ async fn play(
     chainlog: Address,
 ) -> Result<(Vec<Check>, u128)> {
     let world = World::new(provider, chainlog).await?;
-    let (signer, mut env, user) = user_signer(&cli.signer, cli.global.from, &world).await?;
+    let from_safe = scenario == Scenario::SafeGenuineAttack;
+    // From a Safe, you are its first owner: anvil's account 5 unless you name a signer.
+    let default_key = if from_safe { DEVNET_KEY_5 } else { DEVNET_KEY_0 };
+    let (signer, mut env, user) = user_signer(&cli.signer, cli.global.from, &world, default_key).await?;
     let cache = ScratchCache::for_chain(url);
     env.push((CACHE_VAR.to_owned(), cache.0.display().to_string()));
-    world.fund(user, tokens(scenario.user_stake())).await?;
+    let safe = if from_safe {
+        world.fund(user, U256::ZERO).await?;
+        Some(demo_safe(&world, user, scenario, url).await?)
+    } else {
+        world.fund(user, tokens(scenario.user_stake())).await?;
+        None
+    };
+    if !cli.global.json {
+        eprintln!("  you are {user}; your commands run with --rpc-url {url} --chainlog {chainlog}");
+        if let Some(safe) = &safe {
+            eprintln!(
+                "  you act from the Safe {} (2 of 3: you and test accounts 6 and 7; account 6 signs second)",
+                safe.address
+            );
+        }
+        eprintln!();
+    }
+    let acting = safe.as_ref().map(|s| s.address).unwrap_or(user);
     let part = UserPart {
         exe: std::env::current_exe().context("finding the defender binary")?,
         connection: vec!["--rpc-url".into(), url.into(), "--chainlog".into(), chainlog.to_string()],
         signer,
         env,
         auto: args.auto,
+        safe,
     };
-    if !cli.global.json {
-        eprintln!("  you are {user}; your commands run with --rpc-url {url} --chainlog {chainlog}\n");
-    }
-    let drill = Drill::new(world, user, part, cli.global.json).await?;
+    let drill = Drill::new(world, acting, part, cli.global.json).await?;
     let checks = scenario.play(&drill).await?;
     Ok((checks, drill.elapsed_ms()))
+}
+
+/// A 2-of-3 Safe of the genuine Safe contracts owned by the user and test accounts 6 and 7,
+/// holding a test holder's MKR; its bundles go in a scratch directory of this drill chain.
+async fn demo_safe(world: &World, user: Address, scenario: Scenario, url: &str) -> Result<SafePart> {
+    let a = &world.accounts;
+    let owners = vec![user, a[6], a[7]];
+    if owners[1..].contains(&user) {
+        bail!("the Safe drill's other owners are test accounts 6 and 7: sign as another account");
+    }
+    let sender = crate::devnet::deploy::Sender { provider: &world.provider, from: a[9] };
+    let mut book = crate::chain::addresses::AddressBook::new(world.provider.get_chain_id().await?, None);
+    let address = crate::devnet::safe::deploy(&sender, owners, &mut book).await?;
+    world.fund(address, tokens(scenario.user_stake())).await?;
+    let port = url.rsplit(':').next().unwrap_or_default().trim_end_matches('/');
+    let dir = std::env::temp_dir().join(format!("defender-drill-safe-{}-{port}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(SafePart {
+        address,
+        dir,
+        co_owner_var: CO_OWNER_VAR.into(),
+        co_owner_key: DEVNET_KEY_6.into(),
+        steps: std::cell::Cell::new(0),
+    })
 }
 
 /// Where the user's commands keep the pause's log (chain/pause_log/cache.rs).
@@ -225,6 +272,7 @@ async fn user_signer(
     args: &SignerArgs,
     from: Option<Address>,
     world: &World,
+    default_key: &str,
 ) -> Result<(Vec<String>, Vec<(String, String)>, Address)> {
     let mut flags: Vec<String> = Vec::new();
     let mut push = |f: &str, v: Option<String>| {
@@ -253,7 +301,12 @@ async fn user_signer(
         }
     } else {
         let flags = vec!["--private-key-env".to_owned(), KEY_VAR.to_owned()];
-        return Ok((flags, vec![(KEY_VAR.to_owned(), DEVNET_KEY_0.to_owned())], world.accounts[0]));
+        let key: alloy::signers::local::PrivateKeySigner = default_key.parse().context("a devnet key")?;
+        let user = key.address();
+        if !world.accounts.contains(&user) {
+            bail!("internal error: the drill's default key is not one of the devnet's accounts");
+        }
+        return Ok((flags, vec![(KEY_VAR.to_owned(), default_key.to_owned())], user));
     }
     if args.device().is_some() {
         if let Some(path) = &args.path.hd_path {

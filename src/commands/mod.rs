@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod broadcast;
+pub mod broadcast_safe;
 pub mod cancel;
 pub mod devnet;
 pub mod drill;
@@ -11,6 +12,7 @@ pub mod history;
 pub mod queue;
 pub mod session;
 pub mod sign;
+pub mod sign_safe;
 pub mod status;
 pub mod watch;
 

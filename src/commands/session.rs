@@ -10,9 +10,12 @@ use anyhow::Result;
 use crate::actions::PlanResult;
 use crate::chain::discovery::{self, Sources};
 use crate::chain::rpc::{self, Connection};
+use crate::chain::safe::OwnerSignature;
 use crate::chain::snapshot::{Prepared, Reads, prepare};
 use crate::cli::Cli;
 use crate::pipeline::{Options, Pipeline};
+use crate::safe::SafeSetup;
+use crate::safe::online::SafeAction;
 use crate::signers::{self, Signer};
 use crate::units::{Amount, parse_amount};
 
@@ -35,7 +38,8 @@ impl<'a> Session<'a> {
         let connection = rpc::connect(&cli.global.rpc_url).await?;
         let sources = discovery::resolve(&cli.global.wanted())?;
         let signer = signers::open(&cli.signer, cli.global.from).await?;
-        let from = signer.as_ref().map(Signer::address).or(cli.global.from);
+        // From a Safe, the Safe acts: the snapshot, the plan and the simulation are its.
+        let from = cli.global.safe.or(signer.as_ref().map(Signer::address)).or(cli.global.from);
         Ok(Self { cli, connection, sources, signer, from })
     }
 
@@ -53,7 +57,9 @@ impl<'a> Session<'a> {
 
     /// As `prepare`, with more of `reads` (the pending block, approvals); same one request.
     pub async fn prepare_with(&self, reads: Reads) -> Result<Prepared> {
-        let reads = Reads { user: Some(self.require_from()?), fees: true, ..reads };
+        let safe =
+            self.cli.global.safe.map(|safe| (safe, crate::safe::multi_send_of(self.sources.book.as_ref())));
+        let reads = Reads { user: Some(self.require_from()?), fees: true, safe, ..reads };
         let mut prepared = prepare(&self.connection, &self.sources, self.cli.global.chain, &reads).await?;
         if let Some(nonce) = self.cli.offline.nonce {
             if prepared.nonce != Some(nonce) && !self.cli.global.json {
@@ -91,13 +97,62 @@ impl<'a> Session<'a> {
             json: g.json,
             unsigned_out: self.cli.offline.unsigned_out.clone(),
         };
+        let safe = self.safe_action(prepared)?;
         let pipeline = Pipeline {
             connection: &self.connection,
             sources: &self.sources,
             prepared,
             fees: &self.cli.fees,
             options: &options,
+            safe: safe.as_ref(),
         };
         pipeline.run(plan, self.require_from()?, self.signer.as_ref()).await
+    }
+
+    /// `--safe`: the Safe as read in the first round trip, and `--signatures`.
+    fn safe_action(&self, prepared: &Prepared) -> Result<Option<SafeAction>> {
+        let Some(address) = self.cli.global.safe else { return Ok(None) };
+        let Some(read) = &prepared.safe else {
+            return Err(anyhow::anyhow!("internal error: the Safe {address} was not read"));
+        };
+        let state = read.state.clone().map_err(InputError)?;
+        let given = match &self.cli.global.signatures {
+            Some(path) => signatures_in(path, address)?,
+            None => Vec::new(),
+        };
+        let setup = SafeSetup {
+            address,
+            state,
+            multi_send: read.multi_send,
+            multi_send_deployed: read.multi_send_deployed,
+        };
+        Ok(Some(SafeAction { setup, given }))
+    }
+}
+
+/// The owners' signatures in a Safe bundle for `safe` (checked there against its own hash).
+fn signatures_in(path: &std::path::Path, safe: Address) -> Result<Vec<OwnerSignature>> {
+    let shown = path.display();
+    let bundle = match crate::offline::input::read(path)
+        .map_err(|e| InputError(format!("--signatures: {e}")))?
+    {
+        crate::offline::input::Input::Bundle(bundle) => bundle,
+        _ => {
+            return Err(
+                InputError(format!("--signatures: {shown} is not a bundle of a Safe transaction")).into()
+            );
+        }
+    };
+    bundle.check().map_err(|e| InputError(format!("--signatures: {shown}: {e}")))?;
+    match bundle.safe {
+        Some(section) if section.transaction.safe == safe => Ok(section.signatures),
+        Some(section) => Err(InputError(format!(
+            "--signatures: {shown} is for the Safe {}, not {safe}",
+            section.transaction.safe
+        ))
+        .into()),
+        None => {
+            Err(InputError(format!("--signatures: {shown} is not a bundle of a Safe transaction")).into())
+        }
     }
 }

@@ -88,6 +88,12 @@ pub async fn run(cli: &Cli, args: &SignArgs) -> Result<ExitCode> {
 
     // The signer, when one is named (no network: devices and keys only).
     let signer = signers::open(&cli.signer, None).await?;
+    let input = match input {
+        Input::Bundle(bundle) if bundle.safe.is_some() => {
+            return super::sign_safe::run(cli, args, *bundle, signer).await;
+        }
+        other => other,
+    };
     let mut bundle = match input {
         Input::Bundle(bundle) => *bundle,
         Input::RawUnsigned(txs) => {

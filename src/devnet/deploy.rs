@@ -196,8 +196,10 @@ async fn deploy_mip91(provider: &DynProvider, params: &DeployParams) -> Result<D
     tx.call(chainlog_addr, chainlog.rely(pause_proxy).calldata(), "ChainLog.rely").await?;
     tx.call(chainlog_addr, chainlog.deny(deployer).calldata(), "ChainLog.deny").await?;
 
+    // The demo Safe, with as much MKR as a holder.
+    let safe = super::safe::deploy(&tx, safe_owners(provider).await?, &mut book).await?;
     // Holders' MKR, then hand the token to governance and drop the deployer's rights.
-    for holder in &holders {
+    for holder in holders.iter().chain([&safe]) {
         tx.call(
             mkr,
             &mintToCall { guy: *holder, wad: params.holder_balance }.abi_encode().into(),
@@ -223,6 +225,12 @@ pub(crate) async fn accounts(
         accounts.len()
     );
     Ok((accounts[9], accounts[..params.holders].to_vec(), provider.get_chain_id().await?))
+}
+
+/// anvil's accounts that own the demo Safe.
+pub(crate) async fn safe_owners(provider: &DynProvider) -> Result<Vec<Address>> {
+    let accounts = provider.get_accounts().await.context("cannot list the node's accounts")?;
+    Ok(super::safe::DEMO_OWNERS.iter().map(|&i| accounts[i]).collect())
 }
 
 /// End and ESM v2 taking `gem`, both answering to the pause proxy; `min` 2^256-1 switches the
@@ -317,20 +325,37 @@ impl Sender<'_> {
         if let Err(error) = self.provider.call(request.clone()).await {
             bail!("devnet deployment: {what} would revert: {error}");
         }
-        let pending = self
-            .provider
-            .send_transaction(request)
-            .await
-            .with_context(|| format!("devnet deployment: {what} failed"))?;
-        let hash = *pending.tx_hash();
-        let receipt = wait_for_receipt(self.provider, hash)
-            .await
-            .with_context(|| format!("devnet deployment: {what}"))?;
-        if !receipt.status() {
-            bail!("devnet deployment: {what} reverted (transaction {hash})");
-        }
-        Ok(receipt)
+        send_unlocked(self.provider, request).await.with_context(|| format!("devnet deployment: {what}"))
     }
+}
+
+/// Sends `request` from one of the node's unlocked accounts with a gas limit above the
+/// estimate, and waits for a successful receipt. anvil fills in an exact estimate when none is
+/// given, and an exact limit runs out of gas when the state it was estimated on moves (a
+/// flake seen in CI), so the limit gets the same margin as the user's transactions.
+pub async fn send_unlocked(
+    provider: &DynProvider,
+    request: TransactionRequest,
+) -> Result<TransactionReceipt> {
+    // On the pending block, as the transaction will run: in the latest block itself, DSChief
+    // refuses a `free` right after a `lock`, and the Chief a second `lift`.
+    let estimate = provider
+        .estimate_gas(request.clone())
+        .block(alloy::eips::BlockId::pending())
+        .await
+        .map_err(|e| anyhow::anyhow!("estimating gas: {e}"))?;
+    let request = request.with_gas_limit(crate::fees::gas_limit_for(estimate));
+    let pending = provider.send_transaction(request).await.context("sending")?;
+    let hash = *pending.tx_hash();
+    let receipt = wait_for_receipt(provider, hash).await?;
+    if !receipt.status() {
+        bail!(
+            "transaction {hash} reverted after using {} of its {} gas",
+            receipt.gas_used,
+            crate::fees::gas_limit_for(estimate)
+        );
+    }
+    Ok(receipt)
 }
 
 /// Polls for a receipt: immediate under automine (or mined by hand when anvil's race left it

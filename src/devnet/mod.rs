@@ -2,6 +2,7 @@
 
 pub mod anvil;
 pub mod deploy;
+pub mod safe;
 pub mod sky;
 
 pub use anvil::{Anvil, AnvilOptions};

@@ -10,7 +10,9 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::sol_types::{SolCall, SolValue};
 use anyhow::Result;
 
-use super::deploy::{DeployParams, Deployment, Sender, accounts, deploy_ds_chief, deploy_esm, symbol};
+use super::deploy::{
+    DeployParams, Deployment, Sender, accounts, deploy_ds_chief, deploy_esm, safe_owners, symbol,
+};
 use crate::chain::addresses::{AddressBook, chainlog_key, keys};
 use crate::chain::bindings::overloads::{approveAmountCall, mintToCall, skyChiefVoteYaysCall};
 use crate::chain::bindings::{ChainLog, Chief, DSChief, DSPause, DSToken, MkrSky, Sky, bytecode};
@@ -26,6 +28,8 @@ const LIFT_COOLDOWN_BLOCKS: u64 = 10;
 const HOLDER_SKY: u64 = 2_400_000_000;
 const LEGACY_LOCKED_MKR: u64 = 10_000;
 const LEGACY_HOLDERS: [usize; 2] = [3, 4];
+/// MKR the demo Safe holds beside its SKY, to convert.
+const SAFE_MKR: u64 = 1_000;
 
 fn tokens(n: u64) -> U256 {
     U256::from(n) * WAD
@@ -152,6 +156,12 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
             as_holder.call(legacy_chief, lock.lock(locked).calldata(), "DSChief.lock (legacy)").await?;
         }
     }
+    // The demo Safe: a holder's SKY and some MKR.
+    let safe = super::safe::deploy(&tx, safe_owners(provider).await?, &mut book).await?;
+    tx.call(sky, sky_token.mint(safe, tokens(HOLDER_SKY)).calldata(), "SKY.mint (Safe)").await?;
+    let safe_mkr = tokens(SAFE_MKR);
+    tx.call(mkr, &mintToCall { guy: safe, wad: safe_mkr }.abi_encode().into(), "MKR.mint (Safe)").await?;
+    mkr_minted += safe_mkr;
     // The converter pays out of its own SKY: enough for every MKR minted here.
     let reserve = mkr_minted * U256::from(RATE);
     tx.call(sky, sky_token.mint(converter, reserve).calldata(), "SKY.mint (converter)").await?;

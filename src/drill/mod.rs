@@ -51,6 +51,26 @@ pub struct UserPart {
     pub env: Vec<(String, String)>,
     /// Play the user's part without asking.
     pub auto: bool,
+    /// Your side played from a Safe: each step is a Safe transaction you sign, a second owner
+    /// signs, and you execute.
+    pub safe: Option<SafePart>,
+}
+
+/// The Safe the user acts from, and the second owner the drill plays.
+pub struct SafePart {
+    pub address: Address,
+    /// Where the steps' bundles go.
+    pub dir: PathBuf,
+    /// The second owner's test key, in an environment variable of the commands.
+    pub co_owner_var: String,
+    pub co_owner_key: String,
+    pub steps: std::cell::Cell<usize>,
+}
+
+impl Drop for SafePart {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// A running drill: the chain, the user, the timeline.
@@ -88,32 +108,97 @@ impl Drill {
     /// by itself (`--yes`, and `--burn` where the command needs it); otherwise the user sees
     /// the preview and confirms (and signs on the device) as in a real attack.
     pub async fn user(&self, args: &[&str], expect: Expect) -> Result<()> {
+        let signs = !matches!(args.first(), Some(&"status") | Some(&"queue"));
+        if let (true, Some(safe)) = (signs, &self.part.safe) {
+            return self.user_from_safe(args, expect, safe).await;
+        }
         let typed = format!("defender {}", args.join(" "));
         self.event("YOU", &typed).await?;
         self.confirm_step("run it")?;
+        let (code, output) = self.run(args, signs, signs)?;
+        self.judge(&typed, expect, code, &output).await
+    }
+
+    /// One step from the Safe: build its bundle, sign it (you), sign it (the second owner),
+    /// execute it (you pay).
+    async fn user_from_safe(&self, args: &[&str], expect: Expect, safe: &SafePart) -> Result<()> {
+        let step = safe.steps.get() + 1;
+        safe.steps.set(step);
+        let unsigned = safe.dir.join(format!("{step}-{}.json", args[0]));
+        let signed = safe.dir.join(format!("{step}-{}.signed.json", args[0]));
+        let (unsigned_text, signed_text) = (unsigned.display().to_string(), signed.display().to_string());
+        let address = safe.address.to_string();
+        let mut build: Vec<&str> = args.to_vec();
+        build.extend(["--safe", &address, "--unsigned-out", &unsigned_text]);
+        let typed = format!("defender {}", build.join(" "));
+        self.event("YOU", &typed).await?;
+        self.confirm_step("build the Safe transaction")?;
+        let (code, output) = self.run(&build, false, false)?;
+        if expect == Expect::Refusal || code != Some(0) {
+            return self.judge(&typed, expect, code, &output).await;
+        }
+        let burn = args.first() == Some(&"esm");
+        let sign: Vec<&str> = vec!["sign", &unsigned_text, "--out", &signed_text];
+        let typed = format!("defender {}", sign.join(" "));
+        self.event("YOU", &format!("{typed}  (first owner)")).await?;
+        self.confirm_step("sign it")?;
+        let (code, output) = self.run(&sign, true, true)?;
+        self.judge(&typed, Expect::Success, code, &output).await?;
+        let mut co_sign = vec!["sign", &signed_text, "--out", &signed_text, "--yes"];
+        co_sign.extend(if burn { vec!["--burn"] } else { vec![] });
+        co_sign.extend(["--private-key-env", &safe.co_owner_var]);
+        let out = self.command(&co_sign).env(&safe.co_owner_var, &safe.co_owner_key).output()?;
+        let output =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        self.judge("the second owner's `defender sign`", Expect::Success, out.status.code(), &output).await?;
+        self.event("second owner", "signs the Safe transaction: 2 of 2 signatures").await?;
+        let broadcast = vec!["broadcast", &signed_text];
+        let typed = format!("defender {}", broadcast.join(" "));
+        self.event("YOU", &format!("{typed}  (you pay the gas)")).await?;
+        self.confirm_step("execute it")?;
+        let (code, output) = self.run(&broadcast, true, true)?;
+        self.judge(&typed, Expect::Success, code, &output).await
+    }
+
+    /// This binary with `args` and the connection to the drill's chain.
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.part.exe);
         command.args(args).args(&self.part.connection);
-        let signs = !matches!(args.first(), Some(&"status") | Some(&"queue"));
+        command.envs(self.part.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    /// Runs a user command, with the user's signer when `signs`; in `--auto` it confirms by
+    /// itself (`--yes`, and `--burn` where the command needs it) when `confirms`, otherwise
+    /// the user sees the preview and confirms (and signs on the device) as in a real attack.
+    fn run(&self, args: &[&str], signs: bool, confirms: bool) -> Result<(Option<i32>, String)> {
+        let typed = format!("defender {}", args.join(" "));
+        let mut command = self.command(args);
         if signs {
             command.args(&self.part.signer);
         }
-        if self.part.auto && signs {
+        if self.part.auto && confirms {
             command.arg("--yes");
-            if args.first() == Some(&"esm") {
+            let burns = args.first() == Some(&"esm")
+                || (args.first() == Some(&"sign") && args.get(1).is_some_and(|f| f.ends_with("-esm.json")));
+            if burns {
                 command.arg("--burn");
             }
         }
-        command.envs(self.part.env.iter().map(|(k, v)| (k, v)));
         // In --auto the commands' own previews would bury the timeline: keep their output and
         // show it only when a command does not end as the scenario expects.
-        let (code, output) = if self.part.auto {
+        Ok(if self.part.auto {
             let out = command.output().with_context(|| format!("running {typed}"))?;
             let text =
                 format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
             (out.status.code(), text)
         } else {
             (command.status().with_context(|| format!("running {typed}"))?.code(), String::new())
-        };
+        })
+    }
+
+    /// Whether a command ended as the scenario expects; a refusal is shown with its reason.
+    async fn judge(&self, typed: &str, expect: Expect, code: Option<i32>, output: &str) -> Result<()> {
         let expected = matches!((expect, code), (Expect::Success, Some(0)) | (Expect::Refusal, Some(3)));
         if !expected && !output.is_empty() {
             eprintln!("{output}");

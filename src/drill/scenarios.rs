@@ -17,6 +17,9 @@ use crate::units::{WAD, format_token};
 pub enum Scenario {
     /// Attack thwarted: cancel, regain the hat, the default spell returns deposits early.
     GenuineAttack,
+    /// The genuine attack with your side played from a 2-of-3 Safe: you and a second owner
+    /// sign each step, then you execute it.
+    SafeGenuineAttack,
     /// Attack not thwarted: after the window the holders fire the ESM.
     AlternateEnding,
     /// A legitimate executive cancelled by mistake; governance returns the deposits early.
@@ -27,13 +30,14 @@ pub enum Scenario {
     ProtegoBlanket,
     /// Mainnet today (Sky layout): a drop spell per plot, voted, lifted and scheduled, twice.
     ProtegoTargeted,
-    /// All six, each on a fresh chain of its layout.
+    /// All seven, each on a fresh chain of its layout.
     All,
 }
 
 impl Scenario {
-    pub const EACH: [Scenario; 6] = [
+    pub const EACH: [Scenario; 7] = [
         Scenario::GenuineAttack,
+        Scenario::SafeGenuineAttack,
         Scenario::AlternateEnding,
         Scenario::FalseAlarm,
         Scenario::DisgruntledMinority,
@@ -62,6 +66,7 @@ impl Scenario {
     pub fn name(self) -> &'static str {
         match self {
             Scenario::GenuineAttack => "genuine-attack",
+            Scenario::SafeGenuineAttack => "safe-genuine-attack",
             Scenario::AlternateEnding => "alternate-ending",
             Scenario::FalseAlarm => "false-alarm",
             Scenario::DisgruntledMinority => "disgruntled-minority",
@@ -77,6 +82,11 @@ impl Scenario {
                 "An attacker takes the hat and schedules a spell that mints MKR to itself. Holders deposit \
                  to the threshold and cancel it (and the next one); large holders then back the default \
                  spell, which returns the deposits early and installs a new defender."
+            }
+            Scenario::SafeGenuineAttack => {
+                "The genuine attack, with your MKR in a 2-of-3 Safe: every step of yours (deposit, cancel, \
+                 vote, lift, withdraw) is one Safe transaction, built into a bundle, signed by you and by a \
+                 second owner in turn, and executed by you. No Safe web app or transaction service is used."
             }
             Scenario::AlternateEnding => {
                 "The same attack, but the honest holders cannot retake the hat within the cancel window: \
@@ -105,13 +115,13 @@ impl Scenario {
                  the defenders stay targeted: a new drop spell for the new plot, voted and lifted, and \
                  watch, running in the background, calls its schedule() in the block after the lift."
             }
-            Scenario::All => "All six scenarios, each on a fresh chain.",
+            Scenario::All => "All seven scenarios, each on a fresh chain.",
         }
     }
 
     pub async fn play(self, d: &Drill) -> Result<Vec<Check>> {
         match self {
-            Scenario::GenuineAttack => genuine_attack(d).await,
+            Scenario::GenuineAttack | Scenario::SafeGenuineAttack => genuine_attack(d).await,
             Scenario::AlternateEnding => alternate_ending(d).await,
             Scenario::FalseAlarm => minority(d, true).await,
             Scenario::DisgruntledMinority => minority(d, false).await,

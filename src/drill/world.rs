@@ -14,7 +14,7 @@ use crate::chain::bindings::overloads::{approveAmountCall, chiefVoteYaysCall, mi
 use crate::chain::bindings::{DSChief, DSPause, DssDefender, DssExec, ESM, End, bytecode};
 use crate::chain::discovery::Sources;
 use crate::chain::snapshot::{Snapshot, decode_snapshot, lens_request};
-use crate::devnet::deploy::wait_for_receipt;
+use crate::devnet::deploy::send_unlocked;
 use crate::units::WAD;
 
 /// Whole tokens as base units.
@@ -62,12 +62,7 @@ impl World {
         };
         // anvil mines a reverting transaction without saying why: ask eth_call first.
         self.provider.call(request.clone()).await.map_err(|e| anyhow!("{e}"))?;
-        let pending = self.provider.send_transaction(request).await?;
-        let receipt = wait_for_receipt(&self.provider, *pending.tx_hash()).await?;
-        if !receipt.status() {
-            bail!("transaction {} reverted", receipt.transaction_hash);
-        }
-        Ok(receipt)
+        send_unlocked(&self.provider, request).await
     }
 
     /// Deploys `code` followed by its constructor arguments.

@@ -50,6 +50,79 @@ pub fn bundle_of_plan(
     bundle
 }
 
+/// The bundle of a Safe transaction: the Safe's part, no transactions of the account's own.
+pub fn bundle_of_safe(
+    plan: &Plan,
+    section: super::safe_bundle::SafeSection,
+    changes: &[crate::preview::Delta],
+    prepared: &Prepared,
+) -> Bundle {
+    let s = &prepared.snapshot;
+    let mut bundle = Bundle::new(prepared.chain_id, Some(super::show::now()));
+    bundle.built_at_block = Some(BlockRef { number: s.block.number.saturating_to(), timestamp: s.now() });
+    bundle.action = Some(plan.action.to_owned());
+    bundle.summary = Some(plan.summary.clone());
+    bundle.warnings = plan.warnings.clone();
+    bundle.irreversible = plan.irreversible;
+    bundle.token = Some(Token { symbol: s.symbol(), decimals: s.decimals() });
+    bundle.contracts = prepared.book.contracts.clone();
+    bundle.changes = changes
+        .iter()
+        .map(|d| Change { what: d.what.clone(), before: d.before.clone(), after: d.after.clone() })
+        .collect();
+    bundle.safe = Some(section);
+    bundle
+}
+
+/// Writes a Safe bundle (never over an existing file) and says who signs it next.
+pub fn write_safe(
+    path: &Path,
+    bundle: &Bundle,
+    preview: &crate::safe::preview::SafePreview,
+    json_output: bool,
+) -> Result<ExitCode> {
+    bundle.check().map_err(|e| anyhow::anyhow!("internal error, the bundle does not check out: {e}"))?;
+    write_new(path, bundle)?;
+    if json_output {
+        println!(
+            "{}",
+            json!({
+                "preview": preview,
+                "sent": false,
+                "bundle": path.display().to_string(),
+                "safe_tx_hash": preview.safe_tx_hash,
+            })
+        );
+    } else {
+        eprintln!(
+            "\nwrote {}: the Safe transaction {} for {} (nonce {}) on chain {}, {}; nothing was signed or sent",
+            path.display(),
+            preview.safe_tx_hash,
+            preview.safe,
+            preview.transaction.nonce,
+            bundle.chain_id,
+            crate::safe::progress(preview.signed_by.len(), preview.threshold)
+        );
+        eprintln!(
+            "next: each owner, on their own machine, `defender sign {} --out SIGNED.json` with their signer \
+             options (the next owner signs SIGNED.json); then, online, `defender broadcast SIGNED.json` with \
+             any account that pays the gas",
+            path.display()
+        );
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_new(path: &Path, bundle: &Bundle) -> Result<()> {
+    files::write_atomic(path, bundle.to_json().as_bytes(), Replace::Never).map_err(|e| {
+        match e.downcast::<files::Exists>() {
+            Ok(exists) => InputError(exists.to_string()).into(),
+            Err(other) => other,
+        }
+    })
+}
+
 /// Refuses before any RPC work when the file is already there.
 pub fn check_free(path: &Path) -> Result<()> {
     if path.exists() {
@@ -66,12 +139,7 @@ pub fn check_free(path: &Path) -> Result<()> {
 pub fn write(path: &Path, bundle: &Bundle, preview: &Preview, json_output: bool) -> Result<ExitCode> {
     // What is written must pass the checks `sign` makes: a bug here should stop at home.
     bundle.check().map_err(|e| anyhow::anyhow!("internal error, the bundle does not check out: {e}"))?;
-    files::write_atomic(path, bundle.to_json().as_bytes(), Replace::Never).map_err(|e| match e
-        .downcast::<files::Exists>()
-    {
-        Ok(exists) => InputError(exists.to_string()).into(),
-        Err(other) => other,
-    })?;
+    write_new(path, bundle)?;
     let txs = &bundle.transactions;
     let (first, last) = (txs.first().map(|t| t.nonce), txs.last().map(|t| t.nonce));
     if json_output {

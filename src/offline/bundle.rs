@@ -65,6 +65,10 @@ pub struct Bundle {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<Change>,
     pub transactions: Vec<BundleTx>,
+    /// A bundle of a Safe transaction (`--safe`): the Safe's part, and no transactions of
+    /// its own (the account that executes it builds that at `broadcast`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safe: Option<super::safe_bundle::SafeSection>,
 }
 
 /// A block by number and time.
@@ -122,7 +126,7 @@ pub struct BundleTx {
     #[serde(with = "decimal_u128")]
     pub max_priority_fee_per_gas: u128,
     /// Wei, as a decimal string.
-    #[serde(with = "decimal_u256")]
+    #[serde(with = "crate::units::decimal")]
     pub value: U256,
     pub data: Bytes,
     /// The unsigned EIP-2718 payload: `0x02 || rlp([chain_id, nonce, tip, max_fee, gas, to,
@@ -249,6 +253,7 @@ impl Bundle {
             contracts: BTreeMap::new(),
             changes: Vec::new(),
             transactions: Vec::new(),
+            safe: None,
         }
     }
 
@@ -306,6 +311,16 @@ impl Bundle {
                 "not a version-{VERSION} defender bundle (format {:?}, version {})",
                 self.format, self.version
             ));
+        }
+        if let Some(safe) = &self.safe {
+            if !self.transactions.is_empty() {
+                return Err(
+                    "a Safe bundle carries no transactions of its own: the file was edited; rebuild it"
+                        .into(),
+                );
+            }
+            safe.check(self.chain_id)?;
+            return Ok(Vec::new());
         }
         let n = self.transactions.len();
         if n == 0 {
@@ -566,38 +581,8 @@ mod decimal_u128 {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
         let text = String::deserialize(d)?;
-        super::digits(&text).map_err(serde::de::Error::custom)?;
+        crate::units::decimal::check_digits(&text).map_err(serde::de::Error::custom)?;
         text.parse().map_err(|_| serde::de::Error::custom(format!("{text:?} is too large for a fee in wei")))
-    }
-}
-
-/// `U256` as a decimal string (value in wei).
-mod decimal_u256 {
-    use alloy::primitives::U256;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &U256, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(value)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<U256, D::Error> {
-        let text = String::deserialize(d)?;
-        super::digits(&text).map_err(serde::de::Error::custom)?;
-        U256::from_str_radix(&text, 10)
-            .map_err(|_| serde::de::Error::custom(format!("{text:?} is too large for 256 bits")))
-    }
-}
-
-/// A decimal amount: digits only, no sign, no leading zero.
-fn digits(text: &str) -> Result<(), String> {
-    let ok = !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && (text == "0" || !text.starts_with('0'))
-        && text.len() <= 78;
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{text:?} is not a decimal amount in wei (digits only, as a string)"))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod files;
 pub mod input;
 pub mod qr;
+pub mod safe_bundle;
 pub mod show;
 
 use std::path::PathBuf;

@@ -58,14 +58,18 @@ pub fn names(bundle: &Bundle, txs: &[CheckedTx], addresses: Option<&Path>) -> Re
             .into());
         }
     }
-    for (i, t) in txs.iter().enumerate() {
-        if book.name_of(t.to()).is_none() {
+    let targets: Vec<Address> = match &bundle.safe {
+        Some(safe) => safe.calls.iter().map(|c| c.to).collect(),
+        None => txs.iter().map(CheckedTx::to).collect(),
+    };
+    let what = if bundle.safe.is_some() { "call" } else { "transaction" };
+    for (i, to) in targets.iter().enumerate() {
+        if book.name_of(*to).is_none() {
             return Err(Refused(format!(
-                "transaction {} of {} calls {}, which is not in your address book {file}: nothing was signed \
+                "{what} {} of {} calls {to}, which is not in your address book {file}: nothing was signed \
                  (sign without --addresses to judge it by the preview alone)",
                 i + 1,
-                txs.len(),
-                t.to()
+                targets.len(),
             ))
             .into());
         }
@@ -76,21 +80,19 @@ pub fn names(bundle: &Bundle, txs: &[CheckedTx], addresses: Option<&Path>) -> Re
 /// The calls that cannot be undone, found from the bytes (never from labels): joining, firing
 /// or burning the ESM, and moving a defender deposit into it.
 pub fn irreversible_calls(txs: &[CheckedTx]) -> Vec<(usize, &'static str)> {
+    txs.iter().enumerate().filter_map(|(i, t)| irreversible(&t.tx.input).map(|what| (i, what))).collect()
+}
+
+/// What `data` burns or shuts down, when it does.
+pub fn irreversible(data: &[u8]) -> Option<&'static str> {
     let burns: [([u8; 4], &'static str); 4] = [
         (ESM::joinCall::SELECTOR, "ESM join: the tokens are burned"),
         (ESM::fireCall::SELECTOR, "ESM fire: emergency shutdown"),
         (ESM::burnCall::SELECTOR, "ESM burn"),
         (DssDefender::moveToEsmCall::SELECTOR, "moveToEsm: the deposit goes into the ESM and is burned"),
     ];
-    let mut out = Vec::new();
-    for (i, t) in txs.iter().enumerate() {
-        if let Some(selector) = t.tx.input.get(..4)
-            && let Some((_, what)) = burns.iter().find(|(s, _)| s[..] == *selector)
-        {
-            out.push((i, *what));
-        }
-    }
-    out
+    let selector = data.get(..4)?;
+    burns.iter().find(|(s, _)| s[..] == *selector).map(|(_, what)| *what)
 }
 
 fn action_name(action: Option<&str>) -> &'static str {

@@ -65,6 +65,12 @@ pub trait Backend: Send + Sync {
     fn shows_hash(&self, _tx: &TypedTransaction) -> bool {
         false
     }
+
+    /// Whether [`Backend::sign_typed_hashes`] can succeed (a Trezor other than the One
+    /// cannot); callers then fall back to a personal message of the hash.
+    fn signs_typed_hashes(&self) -> bool {
+        true
+    }
 }
 
 /// Options that choose the signer, shared by every command that signs.
@@ -184,6 +190,11 @@ impl Signer {
     /// Whether the device shows the signing hash for `tx`.
     pub fn shows_hash(&self, tx: &TypedTransaction) -> bool {
         self.backend.shows_hash(tx)
+    }
+
+    /// Whether the signer can sign EIP-712 data given as its two hashes.
+    pub fn signs_typed_hashes(&self) -> bool {
+        self.backend.signs_typed_hashes()
     }
 
     /// Signs `tx` and checks that the signature recovers to this signer's address.

@@ -152,6 +152,10 @@ impl Backend for TrezorBackend {
         Some(screens::personal_message(message, self.address))
     }
 
+    fn signs_typed_hashes(&self) -> bool {
+        self.model == Model::One
+    }
+
     fn typed_hash_screens(&self, domain: B256, message: B256) -> Option<Vec<Screen>> {
         // The other models refuse the request (see sign_typed_hashes): nothing to show.
         (self.model == Model::One).then(|| screens::typed_hashes(domain, message, self.address))

@@ -12,7 +12,7 @@ use super::Chain;
 use defender::devnet::DeployParams;
 
 /// anvil's test keys (the standard mnemonic), by account index.
-pub const KEYS: [&str; 7] = [
+pub const KEYS: [&str; 8] = [
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
     "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
@@ -20,6 +20,7 @@ pub const KEYS: [&str; 7] = [
     "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
     "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
     "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
 ];
 
 /// Who signs: anvil's account N, as a key in the environment or on a simulated device whose

@@ -366,6 +366,7 @@ impl Watch<'_> {
             prepared,
             fees: &self.session.cli.fees,
             options: &options,
+            safe: None,
         };
         let from = self.session.from.unwrap_or(Address::ZERO);
         pipeline.run(result, from, self.session.signer.as_ref()).await.map(|_| ())
