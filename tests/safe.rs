@@ -471,3 +471,45 @@ async fn the_sky_layout_s_safe_converts_and_votes() {
     let locked = b.cli.chain.read(chief, defender::chain::bindings::Chief::depositsCall(b.safe)).await;
     assert_eq!(locked, wad(1000));
 }
+
+/// A 1-of-1 Safe of the same genuine contracts: the owner's own signature meets the threshold,
+/// so the action signs on the Ledger and executes at once, and the online preview listed the
+/// device's EIP-712 screens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_of_one_safe_signs_on_the_ledger_and_executes_at_once() {
+    use alloy::sol_types::{SolCall, SolEvent};
+    use defender::chain::bindings::SafeProxyFactory;
+    let ledger = LedgerSim::start(LedgerConfig::default()).await.unwrap();
+    let cli = Cli::start_signing_with(SignWith::Ledger(ledger.addr())).await;
+    let chain = &cli.chain;
+    let owner = chain.provider.get_accounts().await.unwrap()[5];
+    let setup = Safe::setupCall {
+        _owners: vec![owner],
+        _threshold: U256::from(1),
+        to: Address::ZERO,
+        data: Bytes::new(),
+        fallbackHandler: cli.addr(keys::SAFE_FALLBACK_HANDLER),
+        paymentToken: Address::ZERO,
+        payment: U256::ZERO,
+        paymentReceiver: Address::ZERO,
+    };
+    let create = SafeProxyFactory::createProxyWithNonceCall {
+        _singleton: cli.addr(keys::SAFE_SINGLETON),
+        initializer: setup.abi_encode().into(),
+        saltNonce: U256::from(1),
+    };
+    let receipt = chain.ok(owner, cli.addr(keys::SAFE_PROXY_FACTORY), create).await;
+    let safe = common::events::<SafeProxyFactory::ProxyCreation>(&receipt)[0].proxy;
+    chain.world.fund(safe, wad(500)).await.unwrap();
+    assert_eq!(SafeProxyFactory::ProxyCreation::SIGNATURE, "ProxyCreation(address,address)");
+
+    let before = ledger.screens().len();
+    let out = cli.ok(5, &["deposit", "500", "--safe", &safe.to_string(), "--yes", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["sent"], true);
+    assert_eq!(report["preview"]["signer"]["kind"], "eip712");
+    let shown = ledger.screens();
+    assert_eq!(shown.len(), before + 2, "the safeTxHash, then the execution");
+    assert_eq!(shown[before], listed(&report), "the Ledger showed the EIP-712 screens the preview listed");
+    assert_eq!(chain.read(cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(safe)).await, wad(500));
+}

@@ -148,15 +148,18 @@ async fn esm_counts_joins_and_fires_only_at_min() {
 async fn chainlog_lists_every_key_and_rejects_unknown_ones() {
     let chain = Chain::start().await;
     let log = chain.addr(keys::CHANGELOG);
-    for (key, address) in &chain.book().contracts {
+    // The Safe's contracts are the address book's only: mainnet's chainlog does not list them.
+    let maker: Vec<_> = chain.book().contracts.iter().filter(|(key, _)| !key.starts_with("SAFE_")).collect();
+    assert_eq!(chain.book().contracts.len() - maker.len(), 6, "SAFE_DEMO and the Safe's five contracts");
+    for (key, address) in &maker {
         assert_eq!(
             chain.read(log, ChainLog::getAddressCall { key: chainlog_key(key) }).await,
-            *address,
+            **address,
             "{key}"
         );
     }
     let count: U256 = chain.read(log, ChainLog::countCall {}).await;
-    assert_eq!(count, U256::from(chain.book().contracts.len()));
+    assert_eq!(count, U256::from(maker.len()));
     let unknown = ChainLog::getAddressCall { key: chainlog_key("MCD_NOPE") };
     let request = TransactionRequest::default().with_to(log).with_input(unknown.abi_encode());
     let error = chain.provider.call(request).await.unwrap_err().to_string();

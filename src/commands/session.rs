@@ -112,6 +112,13 @@ impl<'a> Session<'a> {
     /// `--safe`: the Safe as read in the first round trip, and `--signatures`.
     fn safe_action(&self, prepared: &Prepared) -> Result<Option<SafeAction>> {
         let Some(address) = self.cli.global.safe else { return Ok(None) };
+        if self.cli.offline.nonce.is_some() {
+            return Err(InputError(
+                "--nonce sets an account's own nonce; a Safe transaction takes the Safe's next nonce: drop --nonce"
+                    .into(),
+            )
+            .into());
+        }
         let Some(read) = &prepared.safe else {
             return Err(anyhow::anyhow!("internal error: the Safe {address} was not read"));
         };

@@ -73,6 +73,14 @@ struct Watch<'a> {
 }
 
 pub async fn run(cli: &crate::cli::Cli, args: &WatchArgs) -> Result<ExitCode> {
+    if cli.global.safe.is_some() {
+        return Err(super::session::InputError(
+            "watch cancels from an account of its own, not from a Safe (anyone can cancel; no tokens are needed): \
+             drop --safe"
+                .into(),
+        )
+        .into());
+    }
     let session = Session::open(cli).await?;
     let dry_run = cli.global.dry_run || session.signer.is_none();
     let mut watch = Watch {
