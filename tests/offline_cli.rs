@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
-use common::cli::{Cli, KEYS, listed_screens, output, text};
+use common::cli::{Cli, KEYS, keystore, listed_screens, output, text};
 use common::schema::validate;
 use common::{activate, attack, mkr_balance, wad};
 use defender::chain::addresses::keys;
@@ -188,23 +188,6 @@ impl Bench {
     fn load(&self, file: &Path) -> Bundle {
         Bundle::from_json(&std::fs::read_to_string(file).unwrap()).unwrap()
     }
-}
-
-/// A keystore of anvil's account `account`, made by `cast wallet import` (password "offline").
-fn keystore(dir: &Path, account: usize) -> PathBuf {
-    let file = dir.join(format!("account{account}"));
-    if !file.exists() {
-        std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(dir.join("password"), "offline\n").unwrap();
-        let cast = concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules/.bin/cast");
-        let out = Command::new(cast)
-            .args(["wallet", "import", &format!("account{account}"), "--private-key", KEYS[account]])
-            .args(["--keystore-dir", dir.to_str().unwrap(), "--unsafe-password", "offline"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "cast wallet import: {}", text(&out.stderr));
-    }
-    file
 }
 
 /// The recovered signer of each signed transaction in `file`.

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::Provider;
-use common::cli::{Cli, KEYS, SignWith, output, text};
+use common::cli::{Cli, KEYS, SignWith, keystore, output, text};
 use common::wad;
 use defender::chain::addresses::keys;
 use defender::chain::bindings::{DSChief, DssDefender, Safe};
@@ -130,23 +130,6 @@ impl Bench {
     }
 }
 
-/// A keystore of anvil's account `n`, written by `cast wallet import`.
-fn keystore(dir: &Path, n: usize) -> PathBuf {
-    let file = dir.join(format!("account{n}"));
-    if !file.exists() {
-        std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(dir.join("password"), "safe\n").unwrap();
-        let cast = concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules/.bin/cast");
-        let out = Command::new(cast)
-            .args(["wallet", "import", &format!("account{n}"), "--private-key", KEYS[n]])
-            .args(["--keystore-dir", dir.to_str().unwrap(), "--unsafe-password", "safe"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "cast wallet import: {}", text(&out.stderr));
-    }
-    file
-}
-
 fn read_bundle(path: &Path) -> Bundle {
     Bundle::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -156,6 +139,14 @@ fn edit(path: &Path, to: &Path, change: impl Fn(&mut serde_json::Value)) {
     change(&mut value);
     let _ = std::fs::remove_file(to);
     std::fs::write(to, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+}
+
+/// Recomputes a Safe bundle's three hashes from its edited fields, as a careful forger would.
+fn rehash(v: &mut serde_json::Value) {
+    let tx: SafeTransaction = serde_json::from_value(v["safe"]["transaction"].clone()).unwrap();
+    v["safe"]["domain_separator"] = tx.domain_separator().to_string().into();
+    v["safe"]["message_hash"] = tx.message_hash().to_string().into();
+    v["safe"]["safe_tx_hash"] = tx.safe_tx_hash().to_string().into();
 }
 
 /// A change made to a bundle's JSON by hand.
@@ -170,7 +161,6 @@ fn listed(report: &serde_json::Value) -> Vec<Vec<String>> {
 async fn the_safe_tx_hash_is_the_safe_s_own_for_every_shape() {
     let b = Bench::start().await;
     let chain = &b.cli.chain;
-    let multi_send = b.cli.addr(keys::SAFE_MULTI_SEND_CALL_ONLY);
     let call = |n: u8, value: u64, len: usize| InnerCall {
         to: Address::repeat_byte(n),
         value: U256::from(value),
@@ -185,7 +175,7 @@ async fn the_safe_tx_hash_is_the_safe_s_own_for_every_shape() {
     let domain = chain.read(b.safe, Safe::domainSeparatorCall {}).await;
     for (i, calls) in shapes.iter().enumerate() {
         for nonce in [0u64, 1, 1_000] {
-            let tx = SafeTransaction::of_calls(b.safe, 31337, U256::from(nonce), calls, multi_send);
+            let tx = SafeTransaction::of_calls(b.safe, 31337, U256::from(nonce), calls);
             assert_eq!(tx.domain_separator(), domain, "the domain separator");
             let theirs = chain.read(b.safe, tx.get_transaction_hash_call()).await;
             assert_eq!(tx.safe_tx_hash(), theirs, "shape {i}, nonce {nonce}");
@@ -281,6 +271,7 @@ async fn every_bad_signature_stale_nonce_and_edit_is_refused_and_nothing_is_sent
     let once = b.path("once.json");
     b.sign_ok(&Owner::Key(5), &unsigned, &once);
     let refused = b.sign(&Owner::Key(5), &once, &once);
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
     assert!(text(&refused.stderr).contains("has already signed"), "{}", text(&refused.stderr));
     assert_eq!(read_bundle(&once).safe.unwrap().signatures.len(), 1);
 
@@ -337,6 +328,40 @@ async fn every_bad_signature_stale_nonce_and_edit_is_refused_and_nothing_is_sent
             Box::new(|v| v["safe"]["transaction"]["nonce"] = "7".into()),
             "but its fields hash to",
         ),
+        (
+            "delegatecall.json",
+            Box::new(|v| {
+                v["safe"]["transaction"]["to"] = "0x1111111111111111111111111111111111111111".into();
+                rehash(v);
+            }),
+            "a DELEGATECALL runs that code as the Safe",
+        ),
+        (
+            "refund.json",
+            Box::new(|v| {
+                v["safe"]["transaction"]["gas_price"] = "1000000".into();
+                v["safe"]["transaction"]["refund_receiver"] =
+                    "0x1111111111111111111111111111111111111111".into();
+                rehash(v);
+            }),
+            "pays a refund out of the Safe",
+        ),
+        (
+            "short.json",
+            Box::new(|v| {
+                let sig = v["safe"]["signatures"][0]["signature"].as_str().unwrap().to_owned();
+                v["safe"]["signatures"][0]["signature"] = sig[..sig.len() - 2].to_owned().into();
+            }),
+            "64 bytes, not 65",
+        ),
+        (
+            "v37.json",
+            Box::new(|v| {
+                let sig = v["safe"]["signatures"][0]["signature"].as_str().unwrap().to_owned();
+                v["safe"]["signatures"][0]["signature"] = format!("{}25", &sig[..sig.len() - 2]).into();
+            }),
+            "has v = 37",
+        ),
     ];
     for (name, change, message) in &edits {
         let edited = b.path(name);
@@ -353,11 +378,36 @@ async fn every_bad_signature_stale_nonce_and_edit_is_refused_and_nothing_is_sent
         b.broadcast_refused(&edited, message).await;
     }
 
-    // The Safe's nonce moves on (another transaction of the same nonce executes first).
+    // A stranger written into the bundle's owners with its signature passes offline, where the
+    // owners are the file's word, and is refused at broadcast, which reads them from the Safe.
+    let stranger_key: alloy::signers::local::PrivateKeySigner = KEYS[0].parse().unwrap();
+    let planted = b.path("planted.json");
+    edit(&once, &planted, |v| {
+        use alloy::signers::SignerSync;
+        let hash: alloy::primitives::B256 = v["safe"]["safe_tx_hash"].as_str().unwrap().parse().unwrap();
+        let signature = stranger_key.sign_hash_sync(&hash).unwrap();
+        let owner = stranger_key.address();
+        v["safe"]["owners"].as_array_mut().unwrap().push(owner.to_string().into());
+        let entry =
+            serde_json::to_value(OwnerSignature::new(owner, SignatureKind::Eip712, &signature)).unwrap();
+        v["safe"]["signatures"].as_array_mut().unwrap().push(entry);
+    });
+    assert_eq!(
+        b.sign(&Owner::Key(0), &planted, &planted).status.code(),
+        Some(3),
+        "the stranger cannot sign twice"
+    );
+    b.broadcast_refused(&planted, &format!("{stranger} signed, but is not an owner of the Safe")).await;
+
+    // The Safe's nonce moves on (another transaction of the same nonce executes first). Its
+    // owners signed copies side by side; `sign` merges them.
     let other = b.build("other.json", &["deposit", "200"]);
-    let other_signed = b.path("other.signed.json");
-    b.sign_ok(&Owner::Key(6), &other, &other_signed);
-    b.sign_ok(&Owner::Key(7), &other_signed, &other_signed);
+    let (copy_a, copy_b) = (b.path("other.a.json"), b.path("other.b.json"));
+    b.sign_ok(&Owner::Key(6), &other, &copy_a);
+    b.sign_ok(&Owner::Key(7), &other, &copy_b);
+    let merged = b.sign_ok(&Owner::Key(6), &copy_a, &copy_b);
+    assert_eq!(merged["signed"], 2, "{merged}");
+    let other_signed = copy_b;
     b.sign_ok(&Owner::Key(7), &once, &once);
     let out = b.broadcast(0, &other_signed);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -418,7 +468,7 @@ async fn an_owner_executes_at_once_with_the_others_signatures() {
             6,
             &["deposit", "1", "--safe", &safe, "--signatures", signed.to_str().unwrap(), "--yes"],
             3,
-            "the signatures must be of this Safe transaction",
+            "--signatures holds signatures of safeTxHash",
         )
         .await;
 }
@@ -477,7 +527,7 @@ async fn the_sky_layout_s_safe_converts_and_votes() {
 /// device's EIP-712 screens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_of_one_safe_signs_on_the_ledger_and_executes_at_once() {
-    use alloy::sol_types::{SolCall, SolEvent};
+    use alloy::sol_types::SolCall;
     use defender::chain::bindings::SafeProxyFactory;
     let ledger = LedgerSim::start(LedgerConfig::default()).await.unwrap();
     let cli = Cli::start_signing_with(SignWith::Ledger(ledger.addr())).await;
@@ -501,7 +551,6 @@ async fn a_one_of_one_safe_signs_on_the_ledger_and_executes_at_once() {
     let receipt = chain.ok(owner, cli.addr(keys::SAFE_PROXY_FACTORY), create).await;
     let safe = common::events::<SafeProxyFactory::ProxyCreation>(&receipt)[0].proxy;
     chain.world.fund(safe, wad(500)).await.unwrap();
-    assert_eq!(SafeProxyFactory::ProxyCreation::SIGNATURE, "ProxyCreation(address,address)");
 
     let before = ledger.screens().len();
     let out = cli.ok(5, &["deposit", "500", "--safe", &safe.to_string(), "--yes", "--json"]);
@@ -512,4 +561,24 @@ async fn a_one_of_one_safe_signs_on_the_ledger_and_executes_at_once() {
     assert_eq!(shown.len(), before + 2, "the safeTxHash, then the execution");
     assert_eq!(shown[before], listed(&report), "the Ledger showed the EIP-712 screens the preview listed");
     assert_eq!(chain.read(cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(safe)).await, wad(500));
+
+    // The execution fails after the Ledger signed the safeTxHash (the payer's signature is
+    // rejected): the owner's signature is kept in a bundle, which broadcast then executes.
+    let dir = cli.book.parent().unwrap().join("rescue");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    chain.world.fund(safe, wad(500)).await.unwrap();
+    ledger.set_fault_after_signatures(0, defender_sim::ledger::Fault::RejectOnDevice);
+    let mut command = cli.signed(5, &["deposit", "500", "--safe", &safe.to_string(), "--yes"]);
+    command.current_dir(&dir);
+    let out = output(command);
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(said.contains("your signature is kept with the others in defender-safe-"), "{said}");
+    let kept: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(read_bundle(&kept[0]).safe.unwrap().signatures.len(), 1);
+    ledger.set_fault(defender_sim::ledger::Fault::None);
+    cli.ok(5, &["broadcast", kept[0].to_str().unwrap(), "--yes"]);
+    assert_eq!(chain.read(cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(safe)).await, wad(1000));
 }

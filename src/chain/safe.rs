@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::chain::bindings::{MultiSendCallOnly, Safe};
 
-/// MultiSendCallOnly 1.4.1 at its canonical address (the same on every chain Safe deployed
-/// to); a devnet's address book names its own as SAFE_MULTI_SEND_CALL_ONLY.
+/// MultiSendCallOnly 1.4.1 at its canonical address, the same on every chain Safe deployed to
+/// (a CREATE2 address of its creation code, so code there is that contract). The only target
+/// a Safe transaction of defender's may DELEGATECALL: a DELEGATECALL runs the target's code as
+/// the Safe, so any other target could take the Safe over.
 pub const CANONICAL_MULTI_SEND_CALL_ONLY: Address = address!("9641d764fc13c8B624c04430C7356C1C7C8102e2");
 
 alloy::sol! {
@@ -68,16 +70,10 @@ pub struct InnerCall {
 impl SafeTransaction {
     /// One call as a CALL; several as a DELEGATECALL of MultiSendCallOnly, which runs them in
     /// order with the Safe as their sender.
-    pub fn of_calls(
-        safe: Address,
-        chain_id: u64,
-        nonce: U256,
-        calls: &[InnerCall],
-        multi_send: Address,
-    ) -> Self {
+    pub fn of_calls(safe: Address, chain_id: u64, nonce: U256, calls: &[InnerCall]) -> Self {
         let (to, value, data, operation) = match calls {
             [one] => (one.to, one.value, one.data.clone(), CALL),
-            _ => (multi_send, U256::ZERO, multi_send_data(calls), DELEGATECALL),
+            _ => (CANONICAL_MULTI_SEND_CALL_ONLY, U256::ZERO, multi_send_data(calls), DELEGATECALL),
         };
         Self {
             safe,
@@ -130,17 +126,52 @@ impl SafeTransaction {
         keccak256(digest)
     }
 
-    /// The calls a DELEGATECALL to MultiSendCallOnly makes, or the one CALL; `None` when
-    /// the data is not a MultiSend packing defender would write.
-    pub fn inner_calls(&self, multi_send: Address) -> Option<Vec<InnerCall>> {
-        match self.operation {
-            CALL => Some(vec![InnerCall { to: self.to, value: self.value, data: self.data.clone() }]),
-            DELEGATECALL if self.to == multi_send && self.value.is_zero() => {
-                let packed = MultiSendCallOnly::multiSendCall::abi_decode(&self.data).ok()?.transactions;
-                unpack_multi_send(&packed)
-            }
-            _ => None,
+    /// The calls the transaction makes: the one CALL, or those a DELEGATECALL of the canonical
+    /// MultiSendCallOnly makes. An error says why it is no transaction defender would sign:
+    /// a DELEGATECALL elsewhere, refund fields that pay someone, a call to the Safe itself.
+    pub fn inner_calls(&self) -> Result<Vec<InnerCall>, String> {
+        if !self.safe_tx_gas.is_zero()
+            || !self.base_gas.is_zero()
+            || !self.gas_price.is_zero()
+            || self.gas_token != Address::ZERO
+            || self.refund_receiver != Address::ZERO
+        {
+            return Err(
+                "its safeTxGas, baseGas, gasPrice, gasToken or refundReceiver is set: such a transaction \
+                        pays a refund out of the Safe and lets a failing call pass; defender builds them all \
+                        zero"
+                    .into(),
+            );
         }
+        let calls = match self.operation {
+            CALL => vec![InnerCall { to: self.to, value: self.value, data: self.data.clone() }],
+            DELEGATECALL if self.to == CANONICAL_MULTI_SEND_CALL_ONLY && self.value.is_zero() => {
+                MultiSendCallOnly::multiSendCall::abi_decode(&self.data)
+                    .ok()
+                    .and_then(|c| unpack_multi_send(&c.transactions))
+                    .ok_or("its data is not a MultiSend packing of calls as defender writes it")?
+            }
+            DELEGATECALL => {
+                return Err(format!(
+                    "it DELEGATECALLs {} (value {}): a DELEGATECALL runs that code as the Safe; defender \
+                     DELEGATECALLs only MultiSendCallOnly at {CANONICAL_MULTI_SEND_CALL_ONLY}, with no value",
+                    self.to, self.value
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "its operation is {other}: a Safe knows only 0 (CALL) and 1 (DELEGATECALL)"
+                ));
+            }
+        };
+        if let Some(i) = calls.iter().position(|c| c.to == self.safe) {
+            return Err(format!(
+                "call {} goes to the Safe itself, which could change its owners, threshold or modules; defender \
+                 never builds such a call",
+                i + 1
+            ));
+        }
+        Ok(calls)
     }
 
     /// `execTransaction` with these fields and the packed signatures.
@@ -230,10 +261,32 @@ impl OwnerSignature {
         Self { owner, kind, signature: signature.as_bytes().to_vec().into() }
     }
 
+    /// r, s and the y parity: v may be stored as 27/28 or as 0/1; anything else is refused.
+    fn parsed(&self) -> Result<Signature, String> {
+        let bytes: &[u8] = self.signature.as_ref();
+        if bytes.len() != 65 {
+            return Err(format!(
+                "the signature of {} is {} bytes, not 65 (r, s, v)",
+                self.owner,
+                bytes.len()
+            ));
+        }
+        let parity = match bytes[64] {
+            0 | 27 => false,
+            1 | 28 => true,
+            v => {
+                return Err(format!(
+                    "the signature of {} has v = {v}: a Safe signature's v is 27 or 28",
+                    self.owner
+                ));
+            }
+        };
+        Ok(Signature::new(U256::from_be_slice(&bytes[..32]), U256::from_be_slice(&bytes[32..64]), parity))
+    }
+
     /// Who signed `safe_tx_hash` with this signature, as the Safe will recover it.
     pub fn recover(&self, safe_tx_hash: B256) -> Result<Address, String> {
-        let signature = Signature::try_from(self.signature.as_ref())
-            .map_err(|e| format!("the signature of {} is not 65 bytes of r, s, v: {e}", self.owner))?;
+        let signature = self.parsed()?;
         let digest = match self.kind {
             SignatureKind::Eip712 => safe_tx_hash,
             SignatureKind::EthSign => eip191_hash_message(safe_tx_hash),
@@ -243,25 +296,31 @@ impl OwnerSignature {
             .map_err(|e| format!("the signature said to be {}'s recovers to no key: {e}", self.owner))
     }
 
-    /// The 65 bytes the Safe reads: v + 4 marks the eth_sign form.
-    fn packed(&self) -> [u8; 65] {
+    /// The 65 bytes the Safe reads: v 27/28, plus 4 for the eth_sign form.
+    fn packed(&self) -> Result<[u8; 65], String> {
+        let signature = self.parsed()?;
         let mut out = [0u8; 65];
-        out.copy_from_slice(&self.signature[..65]);
-        let v = if out[64] < 27 { out[64] + 27 } else { out[64] };
+        out[..32].copy_from_slice(&signature.r().to_be_bytes::<32>());
+        out[32..64].copy_from_slice(&signature.s().to_be_bytes::<32>());
+        let v = 27 + u8::from(signature.v());
         out[64] = match self.kind {
             SignatureKind::Eip712 => v,
             SignatureKind::EthSign => v + 4,
         };
-        out
+        Ok(out)
     }
 }
 
 /// The signatures as `execTransaction` takes them: sorted by owner address, ascending (the
 /// Safe rejects any other order), concatenated.
-pub fn pack_signatures(signatures: &[OwnerSignature]) -> Bytes {
+pub fn pack_signatures(signatures: &[OwnerSignature]) -> Result<Bytes, String> {
     let mut sorted: Vec<&OwnerSignature> = signatures.iter().collect();
     sorted.sort_by_key(|s| s.owner);
-    sorted.iter().flat_map(|s| s.packed()).collect::<Vec<u8>>().into()
+    let mut out = Vec::with_capacity(65 * sorted.len());
+    for s in sorted {
+        out.extend_from_slice(&s.packed()?);
+    }
+    Ok(out.into())
 }
 
 /// The Safe's owners, threshold and nonce, as read from it.
@@ -272,15 +331,18 @@ pub struct SafeState {
     #[serde(with = "crate::units::decimal")]
     pub nonce: U256,
     pub version: String,
+    /// The Safe's own `domainSeparator()`, to compare with the one defender computes.
+    pub domain_separator: B256,
 }
 
 /// The calls that read a Safe's state, in the order [`decode_state`] takes their answers.
-pub fn state_calls() -> [Bytes; 4] {
+pub fn state_calls() -> [Bytes; 5] {
     [
         Safe::getOwnersCall {}.abi_encode().into(),
         Safe::getThresholdCall {}.abi_encode().into(),
         Safe::nonceCall {}.abi_encode().into(),
         Safe::VERSIONCall {}.abi_encode().into(),
+        Safe::domainSeparatorCall {}.abi_encode().into(),
     ]
 }
 
@@ -288,7 +350,7 @@ pub fn state_calls() -> [Bytes; 4] {
 pub fn decode_state(safe: Address, answers: &[Result<Bytes, String>]) -> Result<SafeState, String> {
     let not_a_safe =
         || format!("{safe} does not answer like a Safe (getOwners, getThreshold, nonce): check --safe");
-    let [owners, threshold, nonce, version] = answers else { return Err(not_a_safe()) };
+    let [owners, threshold, nonce, version, domain] = answers else { return Err(not_a_safe()) };
     let get = |answer: &Result<Bytes, String>| answer.as_ref().ok().filter(|b| !b.is_empty()).cloned();
     let owners =
         get(owners).and_then(|b| Safe::getOwnersCall::abi_decode_returns(&b).ok()).ok_or_else(not_a_safe)?;
@@ -300,12 +362,17 @@ pub fn decode_state(safe: Address, answers: &[Result<Bytes, String>]) -> Result<
     let version = get(version)
         .and_then(|b| Safe::VERSIONCall::abi_decode_returns(&b).ok())
         .unwrap_or_else(|| "unknown".into());
+    let domain_separator = get(domain)
+        .and_then(|b| Safe::domainSeparatorCall::abi_decode_returns(&b).ok())
+        .ok_or_else(|| {
+        format!("{safe} has no domainSeparator(): it is not a Safe 1.3 or later, which defender needs")
+    })?;
     if owners.is_empty() || threshold.is_zero() {
         return Err(format!(
             "{safe} is not set up (no owners or a zero threshold): it cannot execute anything"
         ));
     }
-    Ok(SafeState { owners, threshold: threshold.saturating_to(), nonce, version })
+    Ok(SafeState { owners, threshold: threshold.saturating_to(), nonce, version, domain_separator })
 }
 
 /// Checks that `signatures` are of `safe_tx_hash` by distinct owners; returns how many count.
@@ -340,7 +407,7 @@ mod tests {
 
     fn tx(calls: &[InnerCall]) -> SafeTransaction {
         let safe = address!("00000000000000000000000000000000000000aa");
-        SafeTransaction::of_calls(safe, 31337, U256::from(3), calls, CANONICAL_MULTI_SEND_CALL_ONLY)
+        SafeTransaction::of_calls(safe, 31337, U256::from(3), calls)
     }
 
     fn call(n: u8, len: usize) -> InnerCall {
@@ -354,8 +421,16 @@ mod tests {
         let calls = vec![call(1, 4), call(2, 0), call(3, 68)];
         let many = tx(&calls);
         assert_eq!((many.operation, many.to), (DELEGATECALL, CANONICAL_MULTI_SEND_CALL_ONLY));
-        assert_eq!(many.inner_calls(CANONICAL_MULTI_SEND_CALL_ONLY), Some(calls));
-        assert_eq!(many.inner_calls(Address::ZERO), None, "a DELEGATECALL elsewhere is not read as one");
+        assert_eq!(many.inner_calls(), Ok(calls));
+        let elsewhere = SafeTransaction { to: Address::repeat_byte(9), ..many.clone() };
+        assert!(
+            elsewhere.inner_calls().unwrap_err().contains("DELEGATECALLs 0x0909"),
+            "a DELEGATECALL elsewhere"
+        );
+        let refund = SafeTransaction { gas_price: U256::from(1), ..many.clone() };
+        assert!(refund.inner_calls().unwrap_err().contains("refund"));
+        let to_itself = tx(&[InnerCall { to: many.safe, value: U256::ZERO, data: vec![1, 2, 3, 4].into() }]);
+        assert!(to_itself.inner_calls().unwrap_err().contains("the Safe itself"));
     }
 
     #[test]
@@ -378,9 +453,20 @@ mod tests {
             kind: SignatureKind::Eip712,
             signature: [[9u8; 64].as_slice(), &[28]].concat().into(),
         };
-        let packed = pack_signatures(&[high, low]);
+        let packed = pack_signatures(&[high.clone(), low.clone()]).unwrap();
         assert_eq!(packed.len(), 130);
         assert_eq!((packed[0], packed[64]), (7, 31));
         assert_eq!((packed[65], packed[129]), (9, 28));
+        // A device's v of 0/1 is the same signature; any other v, or a short one, is refused.
+        let zero_one = |s: &OwnerSignature, v: u8| OwnerSignature {
+            signature: [&s.signature[..64], &[v]].concat().into(),
+            ..s.clone()
+        };
+        assert_eq!(pack_signatures(&[zero_one(&high, 1), zero_one(&low, 0)]).unwrap(), packed);
+        for v in [2, 26, 29, 35, 37, 255] {
+            assert!(pack_signatures(&[zero_one(&high, v)]).unwrap_err().contains(&format!("v = {v}")));
+        }
+        let short = OwnerSignature { signature: vec![1; 64].into(), ..high };
+        assert!(pack_signatures(&[short]).unwrap_err().contains("64 bytes, not 65"));
     }
 }

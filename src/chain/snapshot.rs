@@ -41,8 +41,7 @@ pub struct Prepared {
 pub struct SafeRead {
     /// Its owners, threshold and nonce, or why it is no usable Safe.
     pub state: Result<crate::chain::safe::SafeState, String>,
-    pub multi_send: Address,
-    /// Whether MultiSendCallOnly has code there: a DELEGATECALL to an empty address "succeeds"
+    /// Whether MultiSendCallOnly has code at its canonical address: a DELEGATECALL to an empty address "succeeds"
     /// doing nothing, and would spend the Safe's nonce.
     pub multi_send_deployed: bool,
 }
@@ -57,9 +56,8 @@ pub struct Reads {
     pub pending: bool,
     /// Addresses whose chief approvals the snapshot reads (`Snapshot::approvals`).
     pub approvals_of: Vec<Address>,
-    /// A Safe whose owners, threshold and nonce to read (`--safe`), and the MultiSendCallOnly
-    /// its several calls would go through.
-    pub safe: Option<(Address, Address)>,
+    /// A Safe whose owners, threshold and nonce to read (`--safe`).
+    pub safe: Option<Address>,
 }
 
 /// The lens call: its creation code with the constructor's arguments, run without `to`.
@@ -116,7 +114,7 @@ pub async fn prepare(
         .map(|call| batch.add_call::<_, Bytes>("eth_call", &(call, latest)))
         .collect::<Result<_, _>>()?;
     let safe = match reads.safe {
-        Some((safe, multi_send)) => {
+        Some(safe) => {
             let state = crate::chain::safe::state_calls()
                 .into_iter()
                 .map(|data| {
@@ -124,6 +122,7 @@ pub async fn prepare(
                     batch.add_call::<_, Bytes>("eth_call", &(call, latest))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            let multi_send = crate::chain::safe::CANONICAL_MULTI_SEND_CALL_ONLY;
             Some((state, batch.add_call::<_, Bytes>("eth_getCode", &(multi_send, latest))?))
         }
         None => None,
@@ -147,7 +146,7 @@ pub async fn prepare(
         results.push(waiter.await.map_err(|e| e.to_string()));
     }
     let safe = match (reads.safe, safe) {
-        (Some((address, multi_send)), Some((waiters, code))) => {
+        (Some(address), Some((waiters, code))) => {
             let mut answers = Vec::with_capacity(waiters.len());
             for waiter in waiters {
                 answers.push(waiter.await.map_err(|e| e.to_string()));
@@ -155,7 +154,6 @@ pub async fn prepare(
             let deployed = connection.timed(code).await?;
             Some(SafeRead {
                 state: crate::chain::safe::decode_state(address, &answers),
-                multi_send,
                 multi_send_deployed: !deployed.is_empty(),
             })
         }

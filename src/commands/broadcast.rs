@@ -57,6 +57,14 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
     } else {
         args.file.display().to_string()
     };
+    if g.safe.is_some() {
+        return Err(InputError(
+            "broadcast takes no --safe: a bundle built with --safe carries its Safe, and any other bundle is an \
+             account's own; nothing was sent"
+                .into(),
+        )
+        .into());
+    }
     let input = input::read(&args.file).map_err(|e| InputError(format!("{e}; nothing was sent")))?;
     let bundle = match input {
         Input::Bundle(bundle) => *bundle,

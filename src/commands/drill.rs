@@ -13,7 +13,6 @@ use serde_json::json;
 
 use crate::chain::discovery;
 use crate::cli::Cli;
-use crate::devnet::anvil::free_port;
 use crate::devnet::{self, AnvilOptions, DeployParams, Layout, LocalChain};
 use crate::drill::scenarios::Scenario;
 use crate::drill::world::{World, tokens};
@@ -95,9 +94,9 @@ fn layout_name(layout: Layout) -> &'static str {
 
 /// A fresh anvil with the reference contracts in the scenario's layout, for one scenario.
 async fn on_own_chain(cli: &Cli, args: &DrillArgs, scenario: Scenario) -> Result<(Vec<Check>, u128)> {
-    let options = AnvilOptions { port: free_port()?, ..AnvilOptions::default() };
     let params = DeployParams { layout: scenario.layout(), ..DeployParams::default() };
-    let LocalChain { anvil, provider, deployment } = devnet::launch(&options, &params).await?;
+    let LocalChain { anvil, provider, deployment } =
+        devnet::launch_on_free_port(&AnvilOptions::default(), &params).await?;
     let chainlog = deployment.book.get(crate::chain::addresses::keys::CHANGELOG)?;
     let result = play(cli, args, scenario, provider, anvil.url(), chainlog).await;
     anvil.stop().await?;

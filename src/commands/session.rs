@@ -10,9 +10,9 @@ use anyhow::Result;
 use crate::actions::PlanResult;
 use crate::chain::discovery::{self, Sources};
 use crate::chain::rpc::{self, Connection};
-use crate::chain::safe::OwnerSignature;
 use crate::chain::snapshot::{Prepared, Reads, prepare};
 use crate::cli::Cli;
+use crate::offline::safe_bundle::SafeSection;
 use crate::pipeline::{Options, Pipeline};
 use crate::safe::SafeSetup;
 use crate::safe::online::SafeAction;
@@ -57,8 +57,7 @@ impl<'a> Session<'a> {
 
     /// As `prepare`, with more of `reads` (the pending block, approvals); same one request.
     pub async fn prepare_with(&self, reads: Reads) -> Result<Prepared> {
-        let safe =
-            self.cli.global.safe.map(|safe| (safe, crate::safe::multi_send_of(self.sources.book.as_ref())));
+        let safe = self.cli.global.safe;
         let reads = Reads { user: Some(self.require_from()?), fees: true, safe, ..reads };
         let mut prepared = prepare(&self.connection, &self.sources, self.cli.global.chain, &reads).await?;
         if let Some(nonce) = self.cli.offline.nonce {
@@ -123,22 +122,20 @@ impl<'a> Session<'a> {
             return Err(anyhow::anyhow!("internal error: the Safe {address} was not read"));
         };
         let state = read.state.clone().map_err(InputError)?;
-        let given = match &self.cli.global.signatures {
-            Some(path) => signatures_in(path, address)?,
-            None => Vec::new(),
+        let (given, given_hash) = match &self.cli.global.signatures {
+            Some(path) => {
+                let section = safe_bundle(path, address)?;
+                (section.signatures, Some(section.safe_tx_hash))
+            }
+            None => (Vec::new(), None),
         };
-        let setup = SafeSetup {
-            address,
-            state,
-            multi_send: read.multi_send,
-            multi_send_deployed: read.multi_send_deployed,
-        };
-        Ok(Some(SafeAction { setup, given }))
+        let setup = SafeSetup { address, state, multi_send_deployed: read.multi_send_deployed };
+        Ok(Some(SafeAction { setup, given, given_hash }))
     }
 }
 
-/// The owners' signatures in a Safe bundle for `safe` (checked there against its own hash).
-fn signatures_in(path: &std::path::Path, safe: Address) -> Result<Vec<OwnerSignature>> {
+/// The Safe part of a bundle for `safe`, checked against itself.
+fn safe_bundle(path: &std::path::Path, safe: Address) -> Result<SafeSection> {
     let shown = path.display();
     let bundle = match crate::offline::input::read(path)
         .map_err(|e| InputError(format!("--signatures: {e}")))?
@@ -152,7 +149,7 @@ fn signatures_in(path: &std::path::Path, safe: Address) -> Result<Vec<OwnerSigna
     };
     bundle.check().map_err(|e| InputError(format!("--signatures: {shown}: {e}")))?;
     match bundle.safe {
-        Some(section) if section.transaction.safe == safe => Ok(section.signatures),
+        Some(section) if section.transaction.safe == safe => Ok(section),
         Some(section) => Err(InputError(format!(
             "--signatures: {shown} is for the Safe {}, not {safe}",
             section.transaction.safe

@@ -53,6 +53,11 @@ pub async fn run(cli: &Cli, args: &SignArgs) -> Result<ExitCode> {
             "sign takes neither --unsigned-out, --nonce nor --dry-run: those are for actions, which build bundles",
         ));
     }
+    if g.safe.is_some() {
+        return Err(input_error(
+            "sign takes no --safe: a bundle built with --safe carries its Safe, and any other bundle is an account's own",
+        ));
+    }
     let file = args.file.display().to_string();
     let input = input::read(&args.file).map_err(input_error)?;
     match &input {

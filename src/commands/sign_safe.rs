@@ -41,6 +41,7 @@ pub async fn run(cli: &Cli, args: &SignArgs, mut bundle: Bundle, signer: Option<
     // --out: a new file, the input itself, or an earlier output of the same Safe transaction,
     // whose signatures are kept (owners may sign copies in parallel).
     let mut owned = files::same_file(&args.file, out);
+    let mut merged = 0;
     if !owned && out.exists() {
         match input::read(out) {
             Ok(Input::Bundle(earlier)) if same_safe_transaction(&earlier, &bundle) => {
@@ -49,6 +50,7 @@ pub async fn run(cli: &Cli, args: &SignArgs, mut bundle: Bundle, signer: Option<
                 for s in earlier.safe.map(|e| e.signatures).unwrap_or_default() {
                     if !section.signatures.iter().any(|have| have.owner == s.owner) {
                         section.signatures.push(s);
+                        merged += 1;
                     }
                 }
                 owned = true;
@@ -80,6 +82,16 @@ pub async fn run(cli: &Cli, args: &SignArgs, mut bundle: Bundle, signer: Option<
             );
         }
     }
+    // Copies signed side by side: their signatures are merged even when this signer has nothing
+    // to add (or no signer is given).
+    let adds = signer.as_ref().is_some_and(|s| {
+        section.owners.contains(&s.address()) && !section.signed_by().contains(&s.address())
+    });
+    if merged > 0 && !adds {
+        bundle.check().map_err(|e| anyhow!("internal error after merging: {e}"))?;
+        save(&bundle, out, owned)?;
+        return report_signed(g.json, &bundle, &preview, &out_shown);
+    }
     let Some(signer) = signer else {
         return Err(input_error(format!(
             "no signer: pass an owner's --ledger, --trezor, --keystore FILE or --private-key-env VAR ({} so far)",
@@ -103,12 +115,17 @@ pub async fn run(cli: &Cli, args: &SignArgs, mut bundle: Bundle, signer: Option<
             };
             anyhow!("signing the Safe transaction failed: {e:#}; {kept}")
         })?;
-    let section = bundle.safe.as_mut().expect("a Safe bundle");
-    section.signatures.push(signed);
-    let (count, threshold, hash) = (section.signatures.len(), section.threshold, section.safe_tx_hash);
+    bundle.safe.as_mut().expect("a Safe bundle").signatures.push(signed);
     bundle.check().map_err(|e| anyhow!("internal error after signing: {e}"))?;
     save(&bundle, out, owned)?;
-    if g.json {
+    report_signed(g.json, &bundle, &preview, &out_shown)
+}
+
+/// Where the signatures stand, and what comes next.
+fn report_signed(json: bool, bundle: &Bundle, preview: &SafePreview, out_shown: &str) -> Result<ExitCode> {
+    let section = bundle.safe.as_ref().expect("a Safe bundle");
+    let (count, threshold, hash) = (section.signatures.len(), section.threshold, section.safe_tx_hash);
+    if json {
         println!(
             "{}",
             json!({
@@ -116,6 +133,7 @@ pub async fn run(cli: &Cli, args: &SignArgs, mut bundle: Bundle, signer: Option<
                 "out": out_shown,
                 "safe_tx_hash": hash,
                 "signed": count,
+                "signed_by": section.signed_by(),
                 "threshold": threshold,
             })
         );

@@ -51,6 +51,15 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// A free TCP port on 127.0.0.1, for tests that start many chains side by side.
+/// The port asked for is held by another process.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "port {0} on 127.0.0.1 is in use (another devnet? stop it with `defender devnet --stop`, or pick another with --port)"
+)]
+pub struct PortInUse(pub u16);
+
+/// A port no process holds now. Another may take it before anvil binds it (an outgoing
+/// connection's local port, say): [`super::launch_on_free_port`] then picks another.
 pub fn free_port() -> Result<u16> {
     let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?.port())
@@ -88,10 +97,7 @@ impl Anvil {
     pub async fn spawn(options: &AnvilOptions) -> Result<Self> {
         let binary = find_anvil()?;
         if TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, options.port)).is_err() {
-            bail!(
-                "port {} on 127.0.0.1 is in use (another devnet? stop it with `defender devnet --stop`, or pick another with --port)",
-                options.port
-            );
+            return Err(PortInUse(options.port).into());
         }
         let mut command = Command::new(&binary);
         command
@@ -142,6 +148,10 @@ impl Anvil {
                 if let Some(mut stderr) = child.stderr.take() {
                     use tokio::io::AsyncReadExt;
                     let _ = stderr.read_to_string(&mut output).await;
+                }
+                if output.contains("in use") {
+                    // Taken between the check above and anvil's own bind.
+                    return Err(PortInUse(options.port).into());
                 }
                 bail!("anvil exited ({status}) before it was ready: {}", output.trim());
             }

@@ -33,6 +33,26 @@ pub async fn launch(options: &AnvilOptions, params: &DeployParams) -> Result<Loc
     Ok(LocalChain { anvil, provider, deployment })
 }
 
+/// As [`launch`], on a free port of its own choosing: when another process takes the port
+/// between its pick and anvil's bind (tests and drills start many nodes side by side), it
+/// picks another, up to five times.
+pub async fn launch_on_free_port(options: &AnvilOptions, params: &DeployParams) -> Result<LocalChain> {
+    let mut taken = Vec::new();
+    for _ in 0..5 {
+        let options = AnvilOptions { port: anvil::free_port()?, ..options.clone() };
+        match Anvil::spawn(&options).await {
+            Ok(anvil) => {
+                let provider = provider(anvil.url())?;
+                let deployment = deploy(&provider, params).await?;
+                return Ok(LocalChain { anvil, provider, deployment });
+            }
+            Err(e) if e.is::<anvil::PortInUse>() => taken.push(options.port),
+            Err(e) => return Err(e),
+        }
+    }
+    anyhow::bail!("five free ports in a row were taken before anvil could bind them: {taken:?}")
+}
+
 /// File name of the address book inside the devnet's state directory.
 pub const ADDRESS_BOOK: &str = "addresses.json";
 /// File name of a detached devnet's process id.

@@ -24,15 +24,7 @@ pub fn bundle_of_plan(
     preview: &Preview,
     prepared: &Prepared,
 ) -> Bundle {
-    let s = &prepared.snapshot;
-    let mut bundle = Bundle::new(prepared.chain_id, Some(super::show::now()));
-    bundle.built_at_block = Some(BlockRef { number: s.block.number.saturating_to(), timestamp: s.now() });
-    bundle.action = Some(plan.action.to_owned());
-    bundle.summary = Some(plan.summary.clone());
-    bundle.warnings = plan.warnings.clone();
-    bundle.irreversible = plan.irreversible;
-    bundle.token = Some(Token { symbol: s.symbol(), decimals: s.decimals() });
-    bundle.contracts = prepared.book.contracts.clone();
+    let mut bundle = header(plan, prepared);
     bundle.changes = preview
         .changes
         .iter()
@@ -57,15 +49,7 @@ pub fn bundle_of_safe(
     changes: &[crate::preview::Delta],
     prepared: &Prepared,
 ) -> Bundle {
-    let s = &prepared.snapshot;
-    let mut bundle = Bundle::new(prepared.chain_id, Some(super::show::now()));
-    bundle.built_at_block = Some(BlockRef { number: s.block.number.saturating_to(), timestamp: s.now() });
-    bundle.action = Some(plan.action.to_owned());
-    bundle.summary = Some(plan.summary.clone());
-    bundle.warnings = plan.warnings.clone();
-    bundle.irreversible = plan.irreversible;
-    bundle.token = Some(Token { symbol: s.symbol(), decimals: s.decimals() });
-    bundle.contracts = prepared.book.contracts.clone();
+    let mut bundle = header(plan, prepared);
     bundle.changes = changes
         .iter()
         .map(|d| Change { what: d.what.clone(), before: d.before.clone(), after: d.after.clone() })
@@ -114,6 +98,21 @@ pub fn write_safe(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Keeps a Safe bundle in the current directory under a name of its own (never over a file),
+/// when its signatures would otherwise be lost; returns where.
+pub fn keep_safe(bundle: &Bundle, safe_tx_hash: alloy::primitives::B256) -> Result<std::path::PathBuf> {
+    let stem = format!("defender-safe-{}", &safe_tx_hash.to_string()[..12]);
+    for n in 0..100 {
+        let name = if n == 0 { format!("{stem}.json") } else { format!("{stem}-{n}.json") };
+        let path = std::path::PathBuf::from(name);
+        if !path.exists() {
+            write_new(&path, bundle)?;
+            return Ok(path);
+        }
+    }
+    anyhow::bail!("{stem}.json and 99 more names are taken in this directory")
+}
+
 fn write_new(path: &Path, bundle: &Bundle) -> Result<()> {
     files::write_atomic(path, bundle.to_json().as_bytes(), Replace::Never).map_err(|e| {
         match e.downcast::<files::Exists>() {
@@ -121,6 +120,20 @@ fn write_new(path: &Path, bundle: &Bundle) -> Result<()> {
             Err(other) => other,
         }
     })
+}
+
+/// What every bundle of a plan says for people: when, at which block, what and in whose names.
+fn header(plan: &Plan, prepared: &Prepared) -> Bundle {
+    let s = &prepared.snapshot;
+    let mut bundle = Bundle::new(prepared.chain_id, Some(super::show::now()));
+    bundle.built_at_block = Some(BlockRef { number: s.block.number.saturating_to(), timestamp: s.now() });
+    bundle.action = Some(plan.action.to_owned());
+    bundle.summary = Some(plan.summary.clone());
+    bundle.warnings = plan.warnings.clone();
+    bundle.irreversible = plan.irreversible;
+    bundle.token = Some(Token { symbol: s.symbol(), decimals: s.decimals() });
+    bundle.contracts = prepared.book.contracts.clone();
+    bundle
 }
 
 /// Refuses before any RPC work when the file is already there.

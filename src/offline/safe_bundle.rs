@@ -17,8 +17,6 @@ use crate::chain::safe::{OwnerSignature, SafeTransaction, check_signatures};
 pub struct SafeSection {
     /// Every field the safeTxHash covers, with the Safe and the chain.
     pub transaction: SafeTransaction,
-    /// MultiSendCallOnly, which a DELEGATECALL transaction goes through.
-    pub multi_send: Address,
     /// The calls the Safe makes, in order; the transaction's data must make exactly these.
     pub calls: Vec<SafeCall>,
     /// The owners and threshold when the bundle was built (`broadcast` reads them again).
@@ -69,13 +67,8 @@ impl SafeSection {
                 ));
             }
         }
-        let Some(made) = t.inner_calls(self.multi_send) else {
-            return Err(format!(
-                "the Safe transaction is neither one CALL nor a DELEGATECALL of MultiSendCallOnly ({}) with \
-                 calls packed as defender packs them: {edited}",
-                self.multi_send
-            ));
-        };
+        let made =
+            t.inner_calls().map_err(|why| format!("the Safe transaction is refused: {why}; {edited}"))?;
         if made.len() != self.calls.len() {
             return Err(format!(
                 "the Safe transaction makes {} call(s), but the bundle lists {}: {edited}",

@@ -200,6 +200,27 @@ pub fn print_screens(screens: &[crate::signers::Screen]) {
     }
 }
 
+/// A call's target (named when known), its decoded function or raw data, and its value.
+pub fn print_call(
+    to: Address,
+    to_name: Option<&str>,
+    call: Option<&decode::Decoded>,
+    data: &str,
+    value: U256,
+) {
+    match to_name {
+        Some(name) => eprintln!("       to       {to} ({name})"),
+        None => eprintln!("       to       {to}"),
+    }
+    match call {
+        Some(call) => eprintln!("       call     {}", call.display()),
+        None => eprintln!("       data     {data} (not a known function)"),
+    }
+    if !value.is_zero() {
+        eprintln!("       value    {}", eth(value));
+    }
+}
+
 /// The human preview, on stderr so that stdout stays for results.
 pub fn print(p: &Preview) {
     let n = p.transactions.len();
@@ -211,18 +232,7 @@ pub fn print(p: &Preview) {
         if let Some(note) = &tx.device_note {
             eprintln!("       ! {note}");
         }
-        let to = match &tx.to_name {
-            Some(name) => format!("{} ({name})", tx.to),
-            None => tx.to.to_string(),
-        };
-        eprintln!("       to       {to}");
-        match &tx.call {
-            Some(call) => eprintln!("       call     {}", call.display()),
-            None => eprintln!("       data     {} (not a known function)", tx.data),
-        }
-        if !tx.value.is_zero() {
-            eprintln!("       value    {}", eth(tx.value));
-        }
+        print_call(tx.to, tx.to_name.as_deref(), tx.call.as_ref(), &tx.data, tx.value);
         eprintln!(
             "       gas      {} limit, max fee {} (tip {}), nonce {} · costs at most {}",
             tx.gas_limit,

@@ -43,7 +43,7 @@ pub struct OnChain {
 pub async fn read(
     connection: &Connection,
     tx: &SafeTransaction,
-    signatures: &[OwnerSignature],
+    packed: &Bytes,
     payer: Address,
 ) -> Result<OnChain> {
     let client = connection.provider.client();
@@ -64,7 +64,7 @@ pub async fn read(
         "eth_feeHistory",
         &(U64::from(HISTORY_BLOCKS), BlockNumberOrTag::Latest, REWARD_PERCENTILES.to_vec()),
     )?;
-    let exec = on_safe(tx.exec_call(pack_signatures(signatures)).abi_encode().into()).with_from(payer);
+    let exec = on_safe(tx.exec_call(packed.clone()).abi_encode().into()).with_from(payer);
     let estimate = batch.add_call::<_, U64>("eth_estimateGas", &(exec, latest))?;
     let code = batch.add_call::<_, Bytes>("eth_getCode", &(tx.to, latest))?;
     connection.timed(batch.send()).await?;
@@ -112,20 +112,28 @@ pub fn check(tx: &SafeTransaction, signatures: &[OwnerSignature], now: &OnChain)
         };
         return refuse(why);
     }
-    if now.hash.is_some_and(|h| h != tx.safe_tx_hash()) {
-        return refuse(format!(
-            "the Safe hashes these fields to {}, not {}: is {} a Safe 1.3 or later?",
-            now.hash.unwrap_or_default(),
-            tx.safe_tx_hash(),
-            tx.safe
-        ));
+    match now.hash {
+        Some(hash) if hash == tx.safe_tx_hash() => {}
+        Some(hash) => {
+            return refuse(format!(
+                "the Safe hashes these fields to {hash}, not {}: is {} a Safe 1.3 or later?",
+                tx.safe_tx_hash(),
+                tx.safe
+            ));
+        }
+        None => {
+            return refuse(format!(
+                "{} did not answer getTransactionHash: is it a Safe 1.3 or later?",
+                tx.safe
+            ));
+        }
     }
     let count = check_signatures(signatures, tx.safe_tx_hash(), &now.state.owners).map_err(|e| {
         Refused(format!("{e} (the Safe's owners now: {}); nothing was sent", super::list(&now.state.owners)))
     })?;
     if (count as u64) < now.state.threshold {
         return refuse(format!(
-            "{} are at hand, and the Safe needs {}: have more owners sign the bundle (`defender sign FILE --out FILE`)",
+            "{} are at hand, and the Safe needs {}",
             super::progress(count, now.state.threshold),
             now.state.threshold
         ));
@@ -161,14 +169,17 @@ pub async fn execute(
     payer: &Signer,
 ) -> Result<ExitCode> {
     let Execution { connection, fees, json, .. } = *run;
-    let now = read(connection, tx, signatures, payer.address()).await?;
+    let refuse = |why: String| Refused(format!("{why}; nothing was sent"));
+    tx.inner_calls().map_err(|why| refuse(format!("the Safe transaction is refused: {why}")))?;
+    let packed = pack_signatures(signatures).map_err(refuse)?;
+    let now = read(connection, tx, &packed, payer.address()).await?;
     check(tx, signatures, &now)?;
     let gas = now.estimate.clone().unwrap_or_default();
     let execution = Transaction {
         call: Call {
             label: format!("execute Safe transaction {}", tx.safe_tx_hash()),
             to: tx.safe,
-            data: tx.exec_call(pack_signatures(signatures)).abi_encode().into(),
+            data: tx.exec_call(packed).abi_encode().into(),
             value: Default::default(),
         },
         from: payer.address(),
@@ -202,9 +213,10 @@ pub async fn execute(
     if !json {
         eprintln!("signing the execution as {}", payer.address());
     }
-    let signature = payer.sign(&typed).await.map_err(|e| {
-        anyhow!("signing the execution failed: {e:#}; nothing was sent (the owners' signatures are kept)")
-    })?;
+    let signature = payer
+        .sign(&typed)
+        .await
+        .map_err(|e| anyhow!("signing the execution failed: {e:#}; nothing was sent"))?;
     let report = crate::send::broadcast(
         connection,
         std::slice::from_ref(&execution),

@@ -12,10 +12,8 @@ use alloy::primitives::Address;
 use anyhow::{Result, bail};
 
 use crate::actions::Call;
-use crate::chain::addresses::{AddressBook, keys};
 use crate::chain::safe::{
-    CANONICAL_MULTI_SEND_CALL_ONLY, InnerCall, OwnerSignature, SafeState, SafeTransaction, SignatureKind,
-    check_signatures,
+    InnerCall, OwnerSignature, SafeState, SafeTransaction, SignatureKind, check_signatures,
 };
 use crate::signers::{Screen, Signer};
 
@@ -24,28 +22,16 @@ use crate::signers::{Screen, Signer};
 pub struct SafeSetup {
     pub address: Address,
     pub state: SafeState,
-    /// Where several calls are sent through (DELEGATECALL).
-    pub multi_send: Address,
-    /// Whether it has code: a DELEGATECALL to an empty address does nothing and succeeds.
+    /// Whether MultiSendCallOnly has code at its canonical address: a DELEGATECALL to an empty
+    /// address does nothing and succeeds.
     pub multi_send_deployed: bool,
 }
 
 impl SafeSetup {
     /// The Safe transaction that makes `calls` from the Safe, at its current nonce.
     pub fn transaction(&self, chain_id: u64, calls: &[Call]) -> SafeTransaction {
-        SafeTransaction::of_calls(
-            self.address,
-            chain_id,
-            self.state.nonce,
-            &inner_calls(calls),
-            self.multi_send,
-        )
+        SafeTransaction::of_calls(self.address, chain_id, self.state.nonce, &inner_calls(calls))
     }
-}
-
-/// MultiSendCallOnly: the address book's, else the canonical 1.4.1 deployment.
-pub fn multi_send_of(book: Option<&AddressBook>) -> Address {
-    book.and_then(|b| b.get(keys::SAFE_MULTI_SEND_CALL_ONLY).ok()).unwrap_or(CANONICAL_MULTI_SEND_CALL_ONLY)
 }
 
 pub fn inner_calls(calls: &[Call]) -> Vec<InnerCall> {

@@ -23,6 +23,8 @@ use crate::signers::Signer;
 pub struct SafeAction {
     pub setup: SafeSetup,
     pub given: Vec<OwnerSignature>,
+    /// The safeTxHash the `--signatures` bundle is for.
+    pub given_hash: Option<alloy::primitives::B256>,
 }
 
 pub async fn run(
@@ -35,15 +37,41 @@ pub async fn run(
     let s = &prepared.snapshot;
     let setup = &safe.setup;
     let owners = &setup.state.owners;
-    let simulation =
-        crate::simulate::simulate(p.connection, p.sources, s, setup.address, &plan.calls).await?;
+    let refuse = |why: String| Refused(format!("{why}; nothing was signed or sent"));
     let tx = setup.transaction(prepared.chain_id, &plan.calls);
     let hash = tx.safe_tx_hash();
-    check_signatures(&safe.given, hash, owners).map_err(|e| {
-        Refused(format!(
-            "--signatures: {e}; the signatures must be of this Safe transaction (safeTxHash {hash}): nothing was signed or sent"
+    tx.inner_calls().map_err(|why| refuse(format!("this Safe transaction is refused: {why}")))?;
+    if tx.domain_separator() != setup.state.domain_separator {
+        return Err(refuse(format!(
+            "the Safe's domain separator is {}, not the {} of a Safe 1.3 or later at {} on chain {}: defender \
+             cannot compute what its owners must sign",
+            setup.state.domain_separator,
+            tx.domain_separator(),
+            setup.address,
+            prepared.chain_id
         ))
-    })?;
+        .into());
+    }
+    if plan.calls.len() > 1 && !setup.multi_send_deployed {
+        return Err(refuse(format!(
+            "{} calls go through MultiSendCallOnly, but its canonical address {} has no code on this chain: a \
+             Safe transaction to it would do nothing",
+            plan.calls.len(),
+            crate::chain::safe::CANONICAL_MULTI_SEND_CALL_ONLY
+        ))
+        .into());
+    }
+    if let Some(theirs) = safe.given_hash.filter(|h| *h != hash) {
+        return Err(refuse(format!(
+            "--signatures holds signatures of safeTxHash {theirs}, but this action builds safeTxHash {hash} (the \
+             Safe's nonce or the plan moved on since that bundle was built): send that bundle with `defender \
+             broadcast FILE` once it has its signatures, or have the owners sign a new one"
+        ))
+        .into());
+    }
+    check_signatures(&safe.given, hash, owners).map_err(|e| refuse(format!("--signatures: {e}")))?;
+    let simulation =
+        crate::simulate::simulate(p.connection, p.sources, s, setup.address, &plan.calls).await?;
     let will_sign = signer
         .filter(|s| owners.contains(&s.address()) && !safe.given.iter().any(|g| g.owner == s.address()));
     let ctx = decode::Context { book: &prepared.book, symbol: s.symbol(), decimals: s.decimals() };
@@ -91,34 +119,30 @@ pub async fn run(
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let section = |signatures: &[OwnerSignature]| SafeSection {
+        transaction: tx.clone(),
+        calls: plan
+            .calls
+            .iter()
+            .zip(&simulation.outcomes)
+            .map(|(c, o)| SafeCall {
+                label: c.label.clone(),
+                to: c.to,
+                value: c.value,
+                data: c.data.clone(),
+                simulation: Some(SimulationNote { ok: o.ok, gas_used: o.gas_used, revert: o.revert.clone() }),
+            })
+            .collect(),
+        owners: owners.clone(),
+        threshold: setup.state.threshold,
+        version: setup.state.version.clone(),
+        domain_separator: tx.domain_separator(),
+        message_hash: tx.message_hash(),
+        safe_tx_hash: hash,
+        signatures: signatures.to_vec(),
+    };
     if let Some(path) = &p.options.unsigned_out {
-        let section = SafeSection {
-            transaction: tx.clone(),
-            multi_send: setup.multi_send,
-            calls: plan
-                .calls
-                .iter()
-                .zip(&simulation.outcomes)
-                .map(|(c, o)| SafeCall {
-                    label: c.label.clone(),
-                    to: c.to,
-                    value: c.value,
-                    data: c.data.clone(),
-                    simulation: Some(SimulationNote {
-                        ok: o.ok,
-                        gas_used: o.gas_used,
-                        revert: o.revert.clone(),
-                    }),
-                })
-                .collect(),
-            owners: owners.clone(),
-            threshold: setup.state.threshold,
-            version: setup.state.version.clone(),
-            domain_separator: tx.domain_separator(),
-            message_hash: tx.message_hash(),
-            safe_tx_hash: hash,
-            signatures: safe.given.clone(),
-        };
+        let section = section(&safe.given);
         let bundle = crate::offline::build::bundle_of_safe(&plan, section, &preview.changes, prepared);
         return crate::offline::build::write_safe(path, &bundle, &preview, json);
     }
@@ -166,5 +190,27 @@ pub async fn run(
         preview: Some(json!(preview)),
         confirm: None,
     };
-    super::execute::execute(&run, &tx, &signatures, signer).await
+    let result = super::execute::execute(&run, &tx, &signatures, signer).await;
+    match (result, will_sign) {
+        (Err(error), Some(_)) => {
+            // The device's signature must outlive a failed execution: keep it in a bundle.
+            let bundle = crate::offline::build::bundle_of_safe(
+                &plan,
+                section(&signatures),
+                &preview.changes,
+                prepared,
+            );
+            Err(match crate::offline::build::keep_safe(&bundle, hash) {
+                Ok(path) => error.context(format!(
+                    "your signature is kept with the others in {} ({}): `defender broadcast {}` executes it \
+                     once the chain allows, without signing again",
+                    path.display(),
+                    progress(signatures.len(), setup.state.threshold),
+                    path.display()
+                )),
+                Err(e) => error.context(format!("your signature could not be saved ({e:#}); sign again")),
+            })
+        }
+        (result, _) => result,
+    }
 }

@@ -7,10 +7,9 @@ use serde::Serialize;
 
 use crate::actions::Call;
 use crate::chain::safe::{SafeTransaction, SignatureKind};
-use crate::preview::{Delta, decode, print_screens};
+use crate::preview::{Delta, decode, print_call, print_screens};
 use crate::signers::{Screen, Signer};
 use crate::simulate::{Method, Outcome};
-use crate::units::format_token;
 
 /// One call the Safe makes.
 #[derive(Debug, Clone, Serialize)]
@@ -107,18 +106,7 @@ pub fn print(p: &SafePreview) {
     for (i, c) in p.calls.iter().enumerate() {
         eprintln!();
         eprintln!("  call {}/{n}  {}", i + 1, c.label);
-        let to = match &c.to_name {
-            Some(name) => format!("{} ({name})", c.to),
-            None => c.to.to_string(),
-        };
-        eprintln!("       to       {to}");
-        match &c.call {
-            Some(call) => eprintln!("       call     {}", call.display()),
-            None => eprintln!("       data     {} (not a known function)", c.data),
-        }
-        if !c.value.is_zero() {
-            eprintln!("       value    {} ETH", format_token(c.value, 18));
-        }
+        print_call(c.to, c.to_name.as_deref(), c.call.as_ref(), &c.data, c.value);
         match &c.simulation {
             Some(o) if o.ok => eprintln!("       simulated ok as the Safe, {} gas", o.gas_used),
             Some(o) => eprintln!("       SIMULATION REVERTS: {}", o.revert.as_deref().unwrap_or("no reason")),

@@ -175,3 +175,21 @@ pub fn listed_screens(report: &serde_json::Value) -> Vec<Vec<Vec<String>>> {
     let txs = report["preview"]["transactions"].as_array().expect("a preview with transactions");
     txs.iter().map(|t| serde_json::from_value(t["device_screens"].clone()).expect("device_screens")).collect()
 }
+
+/// A keystore of anvil's account `account` in `dir` (password in `dir/password`), written once
+/// by `cast wallet import`.
+pub fn keystore(dir: &std::path::Path, account: usize) -> PathBuf {
+    let file = dir.join(format!("account{account}"));
+    if !file.exists() {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("password"), "offline\n").unwrap();
+        let cast = concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules/.bin/cast");
+        let out = Command::new(cast)
+            .args(["wallet", "import", &format!("account{account}"), "--private-key", KEYS[account]])
+            .args(["--keystore-dir", dir.to_str().unwrap(), "--unsafe-password", "offline"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cast wallet import: {}", text(&out.stderr));
+    }
+    file
+}

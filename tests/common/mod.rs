@@ -16,8 +16,9 @@ use defender::chain::addresses::{AddressBook, keys};
 use defender::chain::bindings::overloads::approveAmountCall;
 use defender::chain::bindings::{DSChief, DSToken, DssDefender, DssExec};
 use defender::chain::pause_log::PlanKey;
-use defender::devnet::anvil::free_port;
-use defender::devnet::{Anvil, AnvilOptions, DeployParams, Deployment, Layout, LocalChain, launch};
+use defender::devnet::{
+    Anvil, AnvilOptions, DeployParams, Deployment, Layout, LocalChain, launch_on_free_port,
+};
 use defender::drill::world::World;
 use defender::units::WAD;
 
@@ -50,9 +51,9 @@ impl Chain {
 
     /// A devnet whose node answers `chain_id` (1: what a device shows on mainnet).
     pub async fn start_on_chain(params: DeployParams, chain_id: u64) -> Self {
-        let options = AnvilOptions { port: free_port().unwrap(), chain_id, ..AnvilOptions::default() };
+        let options = AnvilOptions { chain_id, ..AnvilOptions::default() };
         let LocalChain { anvil, provider, deployment } =
-            launch(&options, &params).await.expect("anvil starts and the devnet deploys");
+            launch_on_free_port(&options, &params).await.expect("anvil starts and the devnet deploys");
         let chainlog = deployment.book.get(keys::CHANGELOG).unwrap();
         let world = World::new(provider.clone(), chainlog).await.unwrap();
         Self { anvil, provider, deployment, params, world }
