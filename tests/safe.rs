@@ -485,6 +485,10 @@ async fn accounts_lists_the_safe_and_a_safe_action_prepares_in_two_http_requests
         assert!(shown.contains(&b.account(n).await.to_string()), "owner {n} listed: {shown}");
     }
     assert!(shown.contains("100,000"), "the Safe's MKR: {shown}");
+    let out = output(b.cli.command(&["status", "--from", &safe]));
+    let shown = text(&out.stdout) + &text(&out.stderr);
+    assert!(shown.contains(&format!("you {safe}")), "status shows the Safe's position: {shown}");
+    assert!(shown.contains("wallet         100,000 MKR"), "{shown}");
 
     let upstream = b.cli.chain.anvil.url().trim_start_matches("http://").parse().unwrap();
     let proxy = defender_sim::rpc_proxy::RpcProxy::start(upstream).await.unwrap();
