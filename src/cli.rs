@@ -146,6 +146,9 @@ pub enum Command {
     Free(actions::FreeArgs),
     /// Convert MKR into SKY through MKR_SKY (one way, for a fee) to vote in the new Chief.
     Convert(actions::ConvertArgs),
+    /// The account's nonces as the node sees them, its pooled transactions and gaps;
+    /// `--unstick N` takes nonce N back with a zero-value transfer to yourself.
+    Nonce(crate::commands::nonce::NonceArgs),
     /// Addresses with their ETH, token, chief and defender balances.
     Accounts(crate::commands::accounts::AccountsArgs),
     /// Start anvil with the reference contracts and print the address book.

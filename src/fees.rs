@@ -90,6 +90,16 @@ pub fn gas_limit_for(used: u64) -> u64 {
     used.saturating_add(used / 4).saturating_add(20_000)
 }
 
+/// Fees a node accepts for a transaction replacing a pooled one of the same nonce that bids
+/// `old_max` and `old_tip`: both at least 10% more, rounded up (geth's default price bump, the
+/// strictest of the common clients), and never less than `market`.
+pub fn replacement(old_max: u128, old_tip: u128, market: Fees) -> Fees {
+    let bump = |v: u128| v.saturating_add(v.div_ceil(10)).saturating_add(1);
+    let tip = bump(old_tip).max(market.max_priority_fee_per_gas);
+    let max = bump(old_max).max(market.max_fee_per_gas).max(tip);
+    Fees { max_fee_per_gas: max, max_priority_fee_per_gas: tip }
+}
+
 /// The most a transaction can cost: gas limit times max fee.
 pub fn max_cost(gas_limit: u64, fees: Fees) -> U256 {
     U256::from(gas_limit) * U256::from(fees.max_fee_per_gas)
@@ -97,6 +107,17 @@ pub fn max_cost(gas_limit: u64, fees: Fees) -> U256 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_replacement_bids_more_than_ten_percent_over_both_fees_and_at_least_the_market() {
+        let market = super::Fees { max_fee_per_gas: 5, max_priority_fee_per_gas: 1 };
+        let r = super::replacement(100, 10, market);
+        assert_eq!((r.max_fee_per_gas, r.max_priority_fee_per_gas), (111, 12));
+        assert!(r.max_fee_per_gas * 10 >= 100 * 11 && r.max_priority_fee_per_gas * 10 >= 10 * 11);
+        let market = super::Fees { max_fee_per_gas: 500, max_priority_fee_per_gas: 50 };
+        let r = super::replacement(100, 10, market);
+        assert_eq!((r.max_fee_per_gas, r.max_priority_fee_per_gas), (500, 50));
+    }
+
     use super::*;
 
     #[test]

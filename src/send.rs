@@ -185,11 +185,51 @@ impl Report {
             };
             lines.push(format!("  {}. {} (nonce {}, {}): {what}", i + 1, r.label, r.nonce, r.hash));
         }
+        // A refused nonce with later ones accepted is a gap: those wait behind it for ever.
+        let refused = self.receipts.iter().position(|r| r.status.is_none() && r.error.is_some());
+        let waiting_behind =
+            refused.is_some_and(|i| self.receipts[i + 1..].iter().any(|r| r.error.is_none()));
+        if let (Some(i), true) = (refused, waiting_behind) {
+            let n = self.receipts[i].nonce;
+            lines.push(format!(
+                "nonce {n} was refused, so the transactions after it wait behind it and cannot be mined: fill it \
+                 with `defender nonce --unstick {n}` (a zero-value transfer to yourself), then run the same command \
+                 again"
+            ));
+        }
         Err(PartlySent(format!(
             "{landed} of {} transactions landed:\n{}\nrun the same command again: it plans only what is still needed",
             self.receipts.len(),
             lines.join("\n")
         ))
         .into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(nonce: u64, status: Option<bool>, error: Option<&str>) -> Sent {
+        Sent {
+            label: format!("call {nonce}"),
+            nonce,
+            hash: B256::repeat_byte(nonce as u8),
+            status,
+            block: status.map(|_| 7),
+            gas_used: None,
+            error: error.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_refused_nonce_with_later_ones_accepted_is_named_as_a_gap_with_its_remedy() {
+        let report = Report { receipts: vec![sent(3, None, Some("fee too low")), sent(4, None, None)] };
+        let said = report.exit_code().unwrap_err().to_string();
+        assert!(said.contains("nonce 3 was refused"), "{said}");
+        assert!(said.contains("`defender nonce --unstick 3`"), "{said}");
+        // The last one refused leaves nothing waiting behind it: no gap to fill.
+        let report = Report { receipts: vec![sent(3, Some(true), None), sent(4, None, Some("fee too low"))] };
+        assert!(!report.exit_code().unwrap_err().to_string().contains("--unstick"));
     }
 }

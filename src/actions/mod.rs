@@ -8,6 +8,7 @@ pub mod drop_spell;
 pub mod esm;
 pub mod free;
 pub mod lift;
+pub mod unstick;
 pub mod vote;
 pub mod withdraw;
 

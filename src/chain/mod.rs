@@ -6,6 +6,7 @@ pub mod bindings;
 pub mod discovery;
 pub mod governance;
 pub mod pause_log;
+pub mod pool;
 pub mod rpc;
 pub mod safe;
 pub mod snapshot;

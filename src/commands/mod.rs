@@ -9,6 +9,7 @@ pub mod devnet;
 pub mod drill;
 pub mod drop_spell;
 pub mod history;
+pub mod nonce;
 pub mod queue;
 pub mod session;
 pub mod sign;
@@ -35,6 +36,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Convert(args) => actions::convert(&cli, args).await,
         Command::Queue(args) => queue::queue(&cli, args).await,
         Command::Accounts(args) => accounts::run(&cli, args).await,
+        Command::Nonce(args) => nonce::run(&cli, args).await,
         Command::Cancel(args) => cancel::run(&cli, args).await,
         Command::DropSpell(args) => drop_spell::run(&cli, args).await,
         Command::Watch(args) => watch::run(&cli, args).await,

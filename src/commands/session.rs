@@ -12,6 +12,7 @@ use crate::chain::discovery::{self, Sources};
 use crate::chain::rpc::{self, Connection};
 use crate::chain::snapshot::{Prepared, Reads, prepare};
 use crate::cli::Cli;
+use crate::fees::FeeArgs;
 use crate::offline::safe_bundle::SafeSection;
 use crate::pipeline::{Options, Pipeline};
 use crate::safe::SafeSetup;
@@ -88,6 +89,26 @@ impl<'a> Session<'a> {
         plan: PlanResult,
         irreversible_ok: bool,
     ) -> Result<ExitCode> {
+        self.run(prepared, plan, irreversible_ok, &self.cli.fees).await
+    }
+
+    /// As `execute`, at the fees `fees` names instead of the command line's.
+    pub async fn execute_with_fees(
+        &self,
+        prepared: &Prepared,
+        plan: PlanResult,
+        fees: &FeeArgs,
+    ) -> Result<ExitCode> {
+        self.run(prepared, plan, false, fees).await
+    }
+
+    async fn run(
+        &self,
+        prepared: &Prepared,
+        plan: PlanResult,
+        irreversible_ok: bool,
+        fees: &FeeArgs,
+    ) -> Result<ExitCode> {
         let g = &self.cli.global;
         let options = Options {
             dry_run: g.dry_run,
@@ -101,7 +122,7 @@ impl<'a> Session<'a> {
             connection: &self.connection,
             sources: &self.sources,
             prepared,
-            fees: &self.cli.fees,
+            fees,
             options: &options,
             safe: safe.as_ref(),
         };
