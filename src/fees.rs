@@ -24,10 +24,19 @@ pub struct FeeArgs {
     /// Fees to win a race (cancelling a plot): a high tip and room for three base-fee rises.
     #[arg(long, global = true)]
     pub urgent: bool,
+
+    /// While waiting for receipts, re-bid a transaction that no block could take (its max fee
+    /// below the next base fee) this many blocks after it was sent; needs --max-fee-cap.
+    #[arg(long, value_name = "BLOCKS", default_value_t = 3, global = true)]
+    pub rebid_after: u64,
+
+    /// The most a re-bid may offer per gas, in gwei; without it nothing is re-bid.
+    #[arg(long, value_name = "GWEI", value_parser = parse_gwei, global = true)]
+    pub max_fee_cap: Option<u128>,
 }
 
 /// The fees every transaction of a plan will carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Fees {
     pub max_fee_per_gas: u128,
     pub max_priority_fee_per_gas: u128,

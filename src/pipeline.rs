@@ -117,6 +117,10 @@ impl Pipeline<'_> {
             })
             .collect();
         let mut preview = preview::build(&plan, &txs, Some(&simulation), &p.snapshot, &p.book);
+        preview.rebid = self
+            .fees
+            .max_fee_cap
+            .map(|cap| preview::RebidPolicy { after_blocks: self.fees.rebid_after.max(1), max_fee_cap: cap });
         if let Some(signer) = signer {
             preview.device = signer.device_name();
             for (shown, tx) in preview.transactions.iter_mut().zip(&txs) {
@@ -186,7 +190,15 @@ impl Pipeline<'_> {
             })?;
             signed.push(unsigned.into_signed(signature));
         }
-        let report = send::broadcast(self.connection, &txs, signed, !self.options.json).await?;
+        // A device asks on its screen for each replacement; the terminal asks too unless --yes.
+        let rebid = self.fees.max_fee_cap.map(|cap| send::rebid::Rebid {
+            signer,
+            after_blocks: self.fees.rebid_after.max(1),
+            cap,
+            ask: !self.options.yes && !signer.hot_key(),
+        });
+        let report =
+            send::broadcast(self.connection, &txs, signed, !self.options.json, rebid.as_ref()).await?;
         crate::stdout_guard::keep_printing();
         if self.options.json {
             println!("{}", json!({ "preview": preview, "sent": true, "receipts": report.receipts }));

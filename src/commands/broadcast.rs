@@ -221,7 +221,7 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
             list.push(t);
             signed.push(s);
         }
-        let report = send::broadcast(&connection, &list, signed, !g.json).await?;
+        let report = send::broadcast(&connection, &list, signed, !g.json, None).await?;
         for (i, sent) in indices.into_iter().zip(report.receipts) {
             receipts[i] = sent;
         }
@@ -337,6 +337,7 @@ fn sent_of(t: &CheckedTx) -> Sent {
         block: None,
         gas_used: None,
         error: None,
+        replaced: Vec::new(),
     }
 }
 

@@ -171,6 +171,7 @@ pub fn build(bundle: &Bundle, txs: &[CheckedTx], names: &Names, signer: Option<&
         warnings,
         total_max_cost_wei,
         simulated_with: None,
+        rebid: None,
         device: signer.and_then(Signer::device_name),
     }
 }
@@ -196,7 +197,8 @@ pub fn age(bundle: &Bundle, now: u64) -> Option<(String, bool)> {
                 format!(
                     "the bundle was built {} ago ({when}): its fees and nonces may be stale by now \
                      (broadcast checks the nonces and the base fee before sending)",
-                    format_duration(old)
+                    // Past the stale mark, seconds are noise ("3h 1s").
+                    format_duration(old / 60 * 60)
                 ),
                 true,
             )

@@ -131,6 +131,15 @@ pub struct Preview {
     /// The signing device, when there is one ("Ledger", "Trezor").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<&'static str>,
+    /// Re-bidding while waiting (`--max-fee-cap`): after how many blocks, up to what fee.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebid: Option<RebidPolicy>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RebidPolicy {
+    pub after_blocks: u64,
+    pub max_fee_cap: u128,
 }
 
 pub fn build(
@@ -178,6 +187,7 @@ pub fn build(
         total_max_cost_wei,
         simulated_with: simulation.map(|s| s.method),
         device: None,
+        rebid: None,
     }
 }
 
@@ -274,6 +284,17 @@ pub fn print(p: &Preview) {
     if p.simulated_with == Some(crate::simulate::Method::StateOverride) {
         eprintln!();
         eprintln!("  simulated with eth_call and a state override: the node has no eth_simulateV1");
+    }
+    if let Some(r) = p.rebid {
+        eprintln!();
+        eprintln!(
+            "  a transaction no block can take {} blocks after it is sent is re-bid, up to {} per gas (--max-fee-cap)",
+            r.after_blocks,
+            gwei(r.max_fee_cap)
+        );
+        if p.transactions.iter().any(|t| t.fees.max_fee_per_gas >= r.max_fee_cap) {
+            eprintln!("  ! the cap is not above this plan's max fee: no re-bid is possible");
+        }
     }
     eprintln!();
     eprintln!("  total at most {}", eth(p.total_max_cost_wei));

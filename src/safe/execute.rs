@@ -222,6 +222,7 @@ pub async fn execute(
         std::slice::from_ref(&execution),
         vec![unsigned.into_signed(signature)],
         !json,
+        None,
     )
     .await?;
     crate::stdout_guard::keep_printing();

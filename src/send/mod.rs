@@ -14,6 +14,8 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+pub mod rebid;
+
 use crate::chain::anvil::StuckPoolGuard;
 use crate::chain::rpc::Connection;
 use crate::pipeline::Transaction;
@@ -33,6 +35,9 @@ pub struct Sent {
     pub gas_used: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Earlier bids of the same nonce, replaced by `hash` (re-bidding); none was mined.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replaced: Vec<B256>,
 }
 
 pub struct Report {
@@ -49,6 +54,7 @@ pub async fn broadcast(
     txs: &[Transaction],
     signed: Vec<Signed<TxEip1559>>,
     progress: bool,
+    rebid: Option<&rebid::Rebid<'_>>,
 ) -> Result<Report> {
     let raw: Vec<(B256, Bytes)> = signed
         .into_iter()
@@ -77,8 +83,13 @@ pub async fn broadcast(
             block: None,
             gas_used: None,
             error: None,
+            replaced: Vec::new(),
         })
         .collect();
+    // What each transaction bids now, and the block it was (re-)sent at.
+    let mut bids: Vec<Transaction> = txs.to_vec();
+    let mut sent_block: Vec<Option<u64>> = vec![None; txs.len()];
+    let mut rebids_stopped = vec![false; txs.len()];
     if let Err(error) = sent_batch {
         // The request may or may not have reached the node: say so, with the hashes to check.
         for r in &mut receipts {
@@ -115,22 +126,82 @@ pub async fn broadcast(
             break;
         }
         let mut batch = BatchRequest::new(client);
-        let waiters: Vec<_> = pending
+        // Every bid of each nonce: whichever is mined is the one that landed.
+        let waiters: Vec<Vec<_>> = pending
             .iter()
             .map(|&i| {
-                batch.add_call::<_, Option<TransactionReceipt>>(
-                    "eth_getTransactionReceipt",
-                    &(receipts[i].hash,),
-                )
+                std::iter::once(receipts[i].hash)
+                    .chain(receipts[i].replaced.iter().copied())
+                    .map(|hash| {
+                        batch
+                            .add_call::<_, Option<TransactionReceipt>>("eth_getTransactionReceipt", &(hash,))
+                            .map(|w| (hash, w))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<_, _>>()?;
+        let market = match rebid {
+            Some(_) => Some(batch.add_call::<_, alloy::rpc::types::FeeHistory>(
+                "eth_feeHistory",
+                &(
+                    alloy::primitives::U64::from(1),
+                    alloy::rpc::types::BlockNumberOrTag::Latest,
+                    Vec::<f64>::new(),
+                ),
+            )?),
+            None => None,
+        };
         if connection.timed(batch.send()).await.is_ok() {
-            for (&i, waiter) in pending.iter().zip(waiters) {
-                if let Ok(Some(receipt)) = waiter.await {
-                    receipts[i].status = Some(receipt.status());
-                    receipts[i].block = receipt.block_number;
-                    receipts[i].gas_used = Some(receipt.gas_used);
-                    bar.inc(1);
+            for (&i, bids_of) in pending.iter().zip(waiters) {
+                for (hash, waiter) in bids_of {
+                    if let Ok(Some(receipt)) = waiter.await {
+                        if hash != receipts[i].hash {
+                            let newer = std::mem::replace(&mut receipts[i].hash, hash);
+                            receipts[i].replaced.retain(|h| *h != hash);
+                            receipts[i].replaced.push(newer);
+                        }
+                        receipts[i].status = Some(receipt.status());
+                        receipts[i].block = receipt.block_number;
+                        receipts[i].gas_used = Some(receipt.gas_used);
+                        bar.inc(1);
+                        break;
+                    }
+                }
+            }
+            if let (Some(policy), Some(market)) = (rebid, market)
+                && let Ok(history) = market.await
+            {
+                let block = history.oldest_block;
+                let next_base_fee = history.base_fee_per_gas.last().copied().unwrap_or_default();
+                for slot in sent_block.iter_mut().filter(|b| b.is_none()) {
+                    *slot = Some(block);
+                }
+                // The lowest waiting nonce first: the ones after it cannot land before it.
+                let first = (0..receipts.len()).find(|&i| {
+                    receipts[i].error.is_none() && receipts[i].status.is_none() && !rebids_stopped[i]
+                });
+                if let Some(i) = first
+                    && block >= sent_block[i].unwrap_or(block) + policy.after_blocks
+                    && rebid::priced_out(bids[i].fees, next_base_fee)
+                {
+                    // The bar would draw over the question and the device prompt.
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+                    let outcome = replace_bid(connection, policy, &bids[i], next_base_fee).await;
+                    if progress {
+                        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    }
+                    match outcome {
+                        Ok((bid, hash)) => {
+                            let old = std::mem::replace(&mut receipts[i].hash, hash);
+                            receipts[i].replaced.push(old);
+                            bids[i] = bid;
+                            sent_block[i] = Some(block);
+                        }
+                        Err(why) => {
+                            bar.suspend(|| eprintln!("note: nonce {} is not re-bid: {why}", bids[i].nonce));
+                            rebids_stopped[i] = true;
+                        }
+                    }
                 }
             }
         }
@@ -152,6 +223,58 @@ pub async fn broadcast(
     Ok(Report { receipts })
 }
 
+/// One replacement: said, confirmed where it must be, signed and sent; the new bid and hash.
+async fn replace_bid(
+    connection: &Connection,
+    policy: &rebid::Rebid<'_>,
+    current: &Transaction,
+    next_base_fee: u128,
+) -> Result<(Transaction, B256), String> {
+    use alloy::consensus::{SignableTransaction, TypedTransaction};
+    let fees = rebid::next_bid(current.fees, next_base_fee, policy.cap)?;
+    let bid = Transaction { fees, ..current.clone() };
+    let gwei = |wei: u128| crate::units::format_token(alloy::primitives::U256::from(wei), 9);
+    eprintln!(
+        "re-bid nonce {} ({}): the next block's base fee is {} gwei, above its max fee {} gwei; new max fee {} gwei, \
+         tip {} gwei (cap {} gwei); new tx hash {}",
+        bid.nonce,
+        bid.call.label,
+        gwei(next_base_fee),
+        gwei(current.fees.max_fee_per_gas),
+        gwei(fees.max_fee_per_gas),
+        gwei(fees.max_priority_fee_per_gas),
+        gwei(policy.cap),
+        bid.signing_hash()
+    );
+    if policy.ask {
+        let question = crate::confirm::Question {
+            ask: "Sign and send this replacement? [y/N] ",
+            ask_burn: "Type BURN to go on: ",
+            no_terminal: "no terminal to confirm the replacement at (pass --yes to re-bid without asking)",
+            no_terminal_burn: "no terminal to confirm the replacement at",
+            nothing: "the replacement was not signed",
+        };
+        crate::confirm::ask(&question, false, false, false).map_err(|e| e.to_string())?;
+    }
+    if let Some(device) = policy.signer.device_name() {
+        eprintln!("  confirm on your {device}: the new fees, and on a Ledger the tx hash above");
+    }
+    let unsigned = bid.unsigned();
+    let signature = policy
+        .signer
+        .sign(&TypedTransaction::Eip1559(unsigned.clone()))
+        .await
+        .map_err(|e| format!("signing the replacement failed: {e:#}"))?;
+    let raw = Bytes::from(TxEnvelope::from(unsigned.into_signed(signature)).encoded_2718());
+    let hash = connection
+        .provider
+        .client()
+        .request::<_, B256>("eth_sendRawTransaction", (raw,))
+        .await
+        .map_err(|e| format!("the node refused the replacement: {e}"))?;
+    Ok((bid, hash))
+}
+
 impl Report {
     pub fn print(&self) {
         for r in &self.receipts {
@@ -165,7 +288,15 @@ impl Report {
                 (Some(false), _) => format!("REVERTED in block {}", r.block.unwrap_or_default()),
                 (None, None) => "sent, no receipt yet".to_owned(),
             };
-            println!("{}  nonce {}  {}  {state}", r.hash, r.nonce, r.label);
+            let replaced = if r.replaced.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (replaced {})",
+                    r.replaced.iter().map(B256::to_string).collect::<Vec<_>>().join(", ")
+                )
+            };
+            println!("{}  nonce {}  {}  {state}{replaced}", r.hash, r.nonce, r.label);
         }
     }
 
@@ -219,6 +350,7 @@ mod tests {
             block: status.map(|_| 7),
             gas_used: None,
             error: error.map(str::to_owned),
+            replaced: Vec::new(),
         }
     }
 

@@ -1,0 +1,145 @@
+//! Re-bidding while waiting, on anvil with a base-fee spike (`anvil_setNextBlockBaseFeePerGas`)
+//! right after the plan reaches the pool, so that its first bids can be mined by no block.
+
+mod common;
+
+use std::time::Duration;
+
+use alloy::primitives::B256;
+use alloy::providers::Provider;
+use alloy::providers::ext::AnvilApi;
+use common::cli::{Cli, text};
+
+const GWEI: u128 = 1_000_000_000;
+
+/// Runs `args` as account 0 while the test mines by hand: once the first transaction is in
+/// the pool the next base fee jumps to `spike`, then a block every 300 ms; after `blocks`
+/// blocks (when given) the command is stopped.
+async fn run_through_spike(
+    cli: &Cli,
+    args: &[&str],
+    spike: u128,
+    blocks: Option<u64>,
+) -> (std::process::Output, serde_json::Value) {
+    let provider = cli.chain.provider.clone();
+    provider.anvil_set_auto_mine(false).await.unwrap();
+    let mut command = cli.signed(0, args);
+    command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = command.spawn().unwrap();
+    let pid = child.id();
+    let miner = {
+        let provider = provider.clone();
+        tokio::spawn(async move {
+            loop {
+                let pool: serde_json::Value =
+                    provider.raw_request("txpool_content".into(), ()).await.unwrap();
+                if pool["pending"].as_object().is_some_and(|p| !p.is_empty()) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            provider.anvil_set_next_block_base_fee_per_gas(spike).await.unwrap();
+            for n in 0.. {
+                let _ = provider.evm_mine(None).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if blocks.is_some_and(|b| n >= b) {
+                    let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+                    break;
+                }
+            }
+        })
+    };
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    miner.abort();
+    provider.anvil_set_auto_mine(true).await.unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    (out, report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_priced_out_plan_is_re_bid_under_the_cap_and_lands_once_per_nonce() {
+    let cli = Cli::start().await;
+    let provider = cli.chain.provider.clone();
+    let me = cli.chain.holder(0);
+    let start = provider.get_transaction_count(me).await.unwrap();
+    let args = [
+        "deposit",
+        "10",
+        "--max-fee",
+        "1.5",
+        "--priority-fee",
+        "0.1",
+        "--max-fee-cap",
+        "100",
+        "--rebid-after",
+        "2",
+        "--yes",
+        "--json",
+    ];
+    let (out, report) = run_through_spike(&cli, &args, 20 * GWEI, None).await;
+    let said = text(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("re-bid nonce"), "{said}");
+    assert_eq!(report["preview"]["rebid"]["max_fee_cap"], serde_json::json!(100 * GWEI as u64));
+    let receipts = report["receipts"].as_array().unwrap();
+    assert_eq!(receipts.len(), 2, "approve and deposit");
+    for r in receipts {
+        assert_eq!(r["status"], true, "{r}");
+        let replaced = r["replaced"].as_array().expect("each was re-bid at least once");
+        let landed: B256 = r["hash"].as_str().unwrap().parse().unwrap();
+        let tx = provider.get_transaction_by_hash(landed).await.unwrap().unwrap();
+        use alloy::consensus::Transaction;
+        assert!(tx.inner.max_fee_per_gas() <= 100 * GWEI, "the cap holds: {}", tx.inner.max_fee_per_gas());
+        assert!(tx.inner.max_fee_per_gas() > 15 * GWEI / 10, "the landed bid is a replacement");
+        for old in replaced {
+            let old: B256 = old.as_str().unwrap().parse().unwrap();
+            assert!(
+                provider.get_transaction_receipt(old).await.unwrap().is_none(),
+                "a replaced bid never lands"
+            );
+        }
+    }
+    assert_eq!(provider.get_transaction_count(me).await.unwrap(), start + 2, "one transaction per nonce");
+    let deposits = cli
+        .chain
+        .read(
+            cli.addr(defender::chain::addresses::keys::MCD_DEFENDER),
+            defender::chain::bindings::DssDefender::depositsCall(me),
+        )
+        .await;
+    assert_eq!(deposits, common::wad(10));
+}
+
+/// A cap below what the spiked market needs: the transactions are not re-bid, which is said,
+/// and nothing is signed above the cap. (anvil then drops the priced-out transactions from its
+/// pool, where geth would keep them; the command, left waiting for them, is stopped.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cap_too_low_to_replace_is_said_and_never_passed() {
+    let cli = Cli::start().await;
+    let provider = cli.chain.provider.clone();
+    let me = cli.chain.holder(0);
+    let start = provider.get_transaction_count(me).await.unwrap();
+    let args = [
+        "esm",
+        "1",
+        "--direct",
+        "--burn",
+        "--max-fee",
+        "1.5",
+        "--priority-fee",
+        "0.1",
+        "--max-fee-cap",
+        "1.6",
+        "--rebid-after",
+        "2",
+        "--yes",
+        "--json",
+    ];
+    let (out, _) = run_through_spike(&cli, &args, 3 * GWEI, Some(12)).await;
+    let said = text(&out.stderr);
+    assert!(said.contains("nonce 0 is not re-bid: a replacement needs a max fee of at least"), "{said}");
+    assert!(said.contains("nonce 1 is not re-bid"), "{said}");
+    assert!(said.contains("above --max-fee-cap (1600000000 wei)"), "{said}");
+    assert!(!said.contains("re-bid nonce"), "no replacement was signed: {said}");
+    assert_eq!(provider.get_transaction_count(me).await.unwrap(), start, "nothing above the cap landed");
+}
