@@ -143,3 +143,45 @@ async fn a_cap_too_low_to_replace_is_said_and_never_passed() {
     assert!(!said.contains("re-bid nonce"), "no replacement was signed: {said}");
     assert_eq!(provider.get_transaction_count(me).await.unwrap(), start, "nothing above the cap landed");
 }
+
+/// On a Ledger the replacement is a new request on the device: it shows the new fees and, for
+/// the deposit, the new tx hash that the terminal printed first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_signs_each_replacement_and_shows_its_new_hash() {
+    use defender_sim::ledger::{LedgerConfig, LedgerSim};
+    let ledger = LedgerSim::start(LedgerConfig::default()).await.unwrap();
+    let cli = Cli::start_signing_with(common::cli::SignWith::Ledger(ledger.addr())).await;
+    let args = [
+        "deposit",
+        "10",
+        "--max-fee",
+        "1.5",
+        "--priority-fee",
+        "0.1",
+        "--max-fee-cap",
+        "100",
+        "--rebid-after",
+        "2",
+        "--yes",
+        "--json",
+    ];
+    let (out, report) = run_through_spike(&cli, &args, 20 * GWEI, None).await;
+    let said = text(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    let requests = ledger.texts();
+    assert_eq!(requests.len(), 4, "two bids, two replacements: {requests:?}");
+    let deposit = &report["receipts"][1];
+    assert_eq!(deposit["status"], true);
+    // The replacement's hash, as the terminal said it before the device asked.
+    let new_hash = said
+        .lines()
+        .filter(|l| l.starts_with("re-bid nonce"))
+        .filter_map(|l| l.rsplit("new tx hash ").next())
+        .next_back()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let shown = requests.last().unwrap().join("");
+    let digits = new_hash.trim_start_matches("0x");
+    assert!(shown.to_lowercase().contains(&digits[..20]), "the Ledger showed {new_hash}: {shown}");
+}
