@@ -80,9 +80,6 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
         }
     };
     let txs = bundle.check().map_err(|e| InputError(format!("{file}: {e}; nothing was sent")))?;
-    if bundle.safe.is_some() {
-        return super::broadcast_safe::run(cli, &file, bundle).await;
-    }
     let n = txs.len();
     if let Some(i) = txs.iter().position(|t| t.signed.is_none()) {
         return Err(InputError(format!(
@@ -115,6 +112,9 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
         && let Some((line, stale)) = show::age(&bundle, show::now())
     {
         eprintln!("{}{line}", if stale { "warning: " } else { "" });
+    }
+    if bundle.safe.is_some() {
+        return super::broadcast_safe::run(cli, &file, bundle).await;
     }
 
     let connection = rpc::connect(&g.rpc_url).await?;

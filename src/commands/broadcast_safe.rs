@@ -1,6 +1,7 @@
 //! `defender broadcast FILE` for a bundle of a Safe transaction: any account (the signer
 //! given, which pays the gas) executes it once the Safe, read again on chain, agrees that the
-//! signatures meet its threshold at its current nonce.
+//! signatures meet its threshold at its current nonce. `broadcast` has checked the file, the
+//! chain it names against `--chain`, and said how old it is.
 
 use std::process::ExitCode;
 
@@ -10,7 +11,6 @@ use super::session::InputError;
 use crate::chain::rpc;
 use crate::cli::Cli;
 use crate::offline::bundle::Bundle;
-use crate::offline::show;
 use crate::pipeline::Refused;
 use crate::safe::progress;
 use crate::signers;
@@ -25,20 +25,6 @@ pub async fn run(cli: &Cli, file: &str, bundle: Bundle) -> Result<ExitCode> {
             progress(count, section.threshold)
         ))
         .into());
-    }
-    if let Some(expected) = g.chain
-        && expected != bundle.chain_id
-    {
-        return Err(Refused(format!(
-            "{file} is for chain {}, but --chain says {expected}: nothing was sent",
-            bundle.chain_id
-        ))
-        .into());
-    }
-    if !g.json
-        && let Some((line, stale)) = show::age(&bundle, show::now())
-    {
-        eprintln!("{}{line}", if stale { "warning: " } else { "" });
     }
     let Some(payer) = signers::open(&cli.signer, g.from).await? else {
         return Err(InputError(format!(

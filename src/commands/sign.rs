@@ -42,7 +42,7 @@ pub struct SignArgs {
     pub burn: bool,
 }
 
-fn input_error(message: impl Into<String>) -> anyhow::Error {
+pub(super) fn input_error(message: impl Into<String>) -> anyhow::Error {
     InputError(message.into()).into()
 }
 
@@ -322,7 +322,7 @@ async fn sign_one(
 }
 
 /// Saves the bundle: the first write never replaces a file; later ones replace our own.
-fn save(bundle: &Bundle, out: &Path, owned: &mut bool) -> Result<()> {
+pub(super) fn save(bundle: &Bundle, out: &Path, owned: &mut bool) -> Result<()> {
     let replace = if *owned { Replace::Own } else { Replace::Never };
     files::write_atomic(out, bundle.to_json().as_bytes(), replace).map_err(|e| {
         match e.downcast::<files::Exists>() {

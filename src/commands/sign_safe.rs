@@ -2,17 +2,15 @@
 //! signature of the safeTxHash, offline. The owners and threshold are the ones recorded when
 //! the bundle was built; `broadcast` checks them again on chain.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 use serde_json::json;
 
-use super::session::InputError;
-use super::sign::SignArgs;
+use super::sign::{SignArgs, input_error, save};
 use crate::cli::Cli;
 use crate::offline::bundle::Bundle;
-use crate::offline::files::{self, Replace};
+use crate::offline::files;
 use crate::offline::input::{self, Input};
 use crate::offline::safe_bundle::SafeSection;
 use crate::offline::show;
@@ -22,10 +20,6 @@ use crate::safe::preview::{CallPreview, OwnerView, SafePreview};
 use crate::safe::{check_can_sign, progress, sign_as_owner};
 use crate::signers::Signer;
 use crate::simulate::Outcome;
-
-fn input_error(message: impl Into<String>) -> anyhow::Error {
-    InputError(message.into()).into()
-}
 
 pub async fn run(cli: &Cli, args: &SignArgs, mut bundle: Bundle, signer: Option<Signer>) -> Result<ExitCode> {
     let g = &cli.global;
@@ -89,7 +83,7 @@ pub async fn run(cli: &Cli, args: &SignArgs, mut bundle: Bundle, signer: Option<
     });
     if merged > 0 && !adds {
         bundle.check().map_err(|e| anyhow!("internal error after merging: {e}"))?;
-        save(&bundle, out, owned)?;
+        save(&bundle, out, &mut owned)?;
         return report_signed(g.json, &bundle, &preview, &out_shown);
     }
     let Some(signer) = signer else {
@@ -117,7 +111,7 @@ pub async fn run(cli: &Cli, args: &SignArgs, mut bundle: Bundle, signer: Option<
         })?;
     bundle.safe.as_mut().expect("a Safe bundle").signatures.push(signed);
     bundle.check().map_err(|e| anyhow!("internal error after signing: {e}"))?;
-    save(&bundle, out, owned)?;
+    save(&bundle, out, &mut owned)?;
     report_signed(g.json, &bundle, &preview, &out_shown)
 }
 
@@ -221,16 +215,6 @@ fn same_safe_transaction(a: &Bundle, b: &Bundle) -> bool {
         }
         _ => false,
     }
-}
-
-fn save(bundle: &Bundle, out: &Path, owned: bool) -> Result<()> {
-    let replace = if owned { Replace::Own } else { Replace::Never };
-    files::write_atomic(out, bundle.to_json().as_bytes(), replace).map_err(|e| {
-        match e.downcast::<files::Exists>() {
-            Ok(exists) => input_error(exists.to_string()),
-            Err(other) => other,
-        }
-    })
 }
 
 fn confirm(yes: bool, burn: bool, irreversible: bool) -> Result<()> {

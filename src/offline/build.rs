@@ -65,7 +65,6 @@ pub fn write_safe(
     preview: &crate::safe::preview::SafePreview,
     json_output: bool,
 ) -> Result<ExitCode> {
-    bundle.check().map_err(|e| anyhow::anyhow!("internal error, the bundle does not check out: {e}"))?;
     write_new(path, bundle)?;
     if json_output {
         println!(
@@ -113,7 +112,10 @@ pub fn keep_safe(bundle: &Bundle, safe_tx_hash: alloy::primitives::B256) -> Resu
     anyhow::bail!("{stem}.json and 99 more names are taken in this directory")
 }
 
+/// Writes `bundle` to a new file, once it passes the checks `sign` makes: a bug here should
+/// stop at home.
 fn write_new(path: &Path, bundle: &Bundle) -> Result<()> {
+    bundle.check().map_err(|e| anyhow::anyhow!("internal error, the bundle does not check out: {e}"))?;
     files::write_atomic(path, bundle.to_json().as_bytes(), Replace::Never).map_err(|e| {
         match e.downcast::<files::Exists>() {
             Ok(exists) => InputError(exists.to_string()).into(),
@@ -150,8 +152,6 @@ pub fn check_free(path: &Path) -> Result<()> {
 
 /// Writes the bundle (never over an existing file) and says what to do next.
 pub fn write(path: &Path, bundle: &Bundle, preview: &Preview, json_output: bool) -> Result<ExitCode> {
-    // What is written must pass the checks `sign` makes: a bug here should stop at home.
-    bundle.check().map_err(|e| anyhow::anyhow!("internal error, the bundle does not check out: {e}"))?;
     write_new(path, bundle)?;
     let txs = &bundle.transactions;
     let (first, last) = (txs.first().map(|t| t.nonce), txs.last().map(|t| t.nonce));
