@@ -109,6 +109,66 @@ pub fn replacement(old_max: u128, old_tip: u128, market: Fees) -> Fees {
     Fees { max_fee_per_gas: max, max_priority_fee_per_gas: tip }
 }
 
+/// The most levels `--fee-ladder` builds: each needs its own signature (a device
+/// confirmation), and ten +10% steps already cover a base fee 2.6 times the first bid.
+pub const MAX_LADDER_LEVELS: usize = 16;
+
+/// The fee levels of an offline fee ladder: `start` first, `cap` last, the max fees in
+/// between spread evenly on a log scale, each level a replacement a node takes for the one
+/// below it ([`replacement`]). The tip only rises by that minimum: a spike of the base fee is
+/// what prices a transaction out, and the tip is paid in full wherever the base fee stands.
+pub fn ladder(start: Fees, cap: u128, levels: usize) -> Result<Vec<Fees>, String> {
+    let gwei = |wei: u128| format!("{} gwei", crate::units::format_token(U256::from(wei), 9));
+    if !(2..=MAX_LADDER_LEVELS).contains(&levels) {
+        return Err(format!("--fee-ladder takes 2 to {MAX_LADDER_LEVELS} levels, not {levels}"));
+    }
+    if start.max_fee_per_gas >= cap {
+        return Err(format!(
+            "the first level already bids {} per gas, not below --max-fee-cap ({}): raise the cap or lower --max-fee",
+            gwei(start.max_fee_per_gas),
+            gwei(cap)
+        ));
+    }
+    let mut least = start;
+    for _ in 1..levels {
+        least = replacement(least.max_fee_per_gas, least.max_priority_fee_per_gas, Fees::default());
+    }
+    if least.max_fee_per_gas > cap {
+        return Err(format!(
+            "a ladder of {levels} levels from {} needs --max-fee-cap of at least {}: each level must bid more than \
+             10% over the one below for a node to take it as a replacement; raise the cap or take fewer levels",
+            gwei(start.max_fee_per_gas),
+            gwei(least.max_fee_per_gas)
+        ));
+    }
+    // The most level k may bid and still leave room under the cap for the levels above it.
+    let mut ceilings = vec![cap; levels];
+    for k in (0..levels - 1).rev() {
+        ceilings[k] = ceilings[k + 1].saturating_sub(2) / 11 * 10;
+    }
+    let ratio = cap as f64 / start.max_fee_per_gas.max(1) as f64;
+    let mut out = vec![start];
+    for k in 1..levels {
+        let prev = out[k - 1];
+        let spread = match k + 1 == levels {
+            true => cap,
+            false => (start.max_fee_per_gas as f64 * ratio.powf(k as f64 / (levels - 1) as f64)) as u128,
+        };
+        let floor = replacement(prev.max_fee_per_gas, prev.max_priority_fee_per_gas, Fees::default());
+        let max_fee_per_gas = spread.min(ceilings[k]).max(floor.max_fee_per_gas);
+        if max_fee_per_gas > cap {
+            return Err(format!(
+                "a ladder of {levels} levels from {} does not fit under --max-fee-cap ({}): raise the cap or take \
+                 fewer levels",
+                gwei(start.max_fee_per_gas),
+                gwei(cap)
+            ));
+        }
+        out.push(Fees { max_fee_per_gas, max_priority_fee_per_gas: floor.max_priority_fee_per_gas });
+    }
+    Ok(out)
+}
+
 /// The most a transaction can cost: gas limit times max fee.
 pub fn max_cost(gas_limit: u64, fees: Fees) -> U256 {
     U256::from(gas_limit) * U256::from(fees.max_fee_per_gas)
@@ -128,6 +188,31 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_ladder_climbs_to_the_cap_in_steps_a_node_takes_as_replacements() {
+        let start = Fees { max_fee_per_gas: 3 * GWEI / 2, max_priority_fee_per_gas: GWEI / 10 };
+        let levels = ladder(start, 100 * GWEI, 5).unwrap();
+        assert_eq!(levels.len(), 5);
+        assert_eq!(levels[0], start);
+        assert_eq!(levels[4].max_fee_per_gas, 100 * GWEI, "the top level bids the cap");
+        for pair in levels.windows(2) {
+            let least =
+                replacement(pair[0].max_fee_per_gas, pair[0].max_priority_fee_per_gas, Fees::default());
+            assert!(pair[1].max_fee_per_gas >= least.max_fee_per_gas, "{pair:?}");
+            assert!(pair[1].max_priority_fee_per_gas >= least.max_priority_fee_per_gas, "{pair:?}");
+            assert!(pair[1].max_priority_fee_per_gas <= pair[1].max_fee_per_gas);
+        }
+        // Evenly on a log scale: 1.5, ~4.8, ~15.3, ~49.3, 100 gwei (each ×~3.2).
+        assert!(levels[1].max_fee_per_gas > 4 * GWEI && levels[1].max_fee_per_gas < 5 * GWEI, "{levels:?}");
+        // A cap barely above the start: the +10% floors decide, and fit exactly when they can.
+        let tight = ladder(start, 2 * GWEI, 3).unwrap();
+        assert_eq!(tight[2].max_fee_per_gas, 2 * GWEI);
+        let said = ladder(start, 17 * GWEI / 10, 3).unwrap_err();
+        assert!(said.contains("needs --max-fee-cap of at least 1.8150"), "{said}");
+        assert!(ladder(start, GWEI, 3).unwrap_err().contains("not below --max-fee-cap"));
+        assert!(ladder(start, 100 * GWEI, 1).unwrap_err().contains("2 to 16 levels"));
+    }
 
     #[test]
     fn defaults_follow_the_market_and_urgent_outbids() {

@@ -57,6 +57,8 @@ pub struct Options {
     pub json: bool,
     /// `--unsigned-out FILE`: write an unsigned bundle there instead of signing.
     pub unsigned_out: Option<std::path::PathBuf>,
+    /// `--fee-ladder N` (with `unsigned_out` and the fee cap): N fee levels per transaction.
+    pub fee_ladder: Option<usize>,
 }
 
 /// A run that stopped on purpose before signing: exit code 3.
@@ -116,11 +118,27 @@ impl Pipeline<'_> {
                 fees,
             })
             .collect();
+        // The higher levels of an offline fee ladder (level 1 is `fees`).
+        let ladder = match (self.options.fee_ladder, self.fees.max_fee_cap) {
+            (Some(levels), Some(cap)) => crate::fees::ladder(fees, cap, levels)
+                .map_err(|e| Refused(format!("{e}; nothing was written")))?
+                .split_off(1),
+            _ => Vec::new(),
+        };
         let mut preview = preview::build(&plan, &txs, Some(&simulation), &p.snapshot, &p.book);
-        preview.rebid = self
-            .fees
-            .max_fee_cap
-            .map(|cap| preview::RebidPolicy { after_blocks: self.fees.rebid_after.max(1), max_fee_cap: cap });
+        if ladder.is_empty() {
+            preview.rebid = self.fees.max_fee_cap.map(|cap| preview::RebidPolicy {
+                after_blocks: self.fees.rebid_after.max(1),
+                max_fee_cap: cap,
+            });
+        }
+        for (shown, tx) in preview.transactions.iter_mut().zip(&txs) {
+            shown.fee_ladder = (ladder.iter().enumerate())
+                .map(|(j, &fees)| {
+                    preview::LevelPreview::of(j + 2, &Transaction { fees, ..tx.clone() }.unsigned())
+                })
+                .collect();
+        }
         if let Some(signer) = signer {
             preview.device = signer.device_name();
             for (shown, tx) in preview.transactions.iter_mut().zip(&txs) {
@@ -152,7 +170,8 @@ impl Pipeline<'_> {
             return Ok(ExitCode::SUCCESS);
         }
         if let Some(path) = &self.options.unsigned_out {
-            let bundle = crate::offline::build::bundle_of_plan(&plan, &txs, &simulation, &preview, p);
+            let bundle =
+                crate::offline::build::bundle_of_plan(&plan, &txs, &ladder, &simulation, &preview, p);
             return crate::offline::build::write(path, &bundle, &preview, self.options.json);
         }
         let Some(signer) = signer else {
@@ -192,10 +211,8 @@ impl Pipeline<'_> {
         }
         // A device asks on its screen for each replacement; the terminal asks too unless --yes.
         let rebid = self.fees.max_fee_cap.map(|cap| send::rebid::Rebid {
-            signer,
             after_blocks: self.fees.rebid_after.max(1),
-            cap,
-            ask: !self.options.yes && !signer.hot_key(),
+            source: send::rebid::Source::Sign { signer, cap, ask: !self.options.yes && !signer.hot_key() },
         });
         let report =
             send::broadcast(self.connection, &txs, signed, !self.options.json, rebid.as_ref()).await?;

@@ -185,3 +185,80 @@ async fn a_device_signs_each_replacement_and_shows_its_new_hash() {
     let digits = new_hash.trim_start_matches("0x");
     assert!(shown.to_lowercase().contains(&digits[..20]), "the Ledger showed {new_hash}: {shown}");
 }
+
+/// On a Trezor too: each replacement is a new request on the device, whose fee screen shows
+/// the new max fee per gas the terminal announced first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trezor_signs_each_replacement_and_shows_its_new_fee() {
+    use defender_sim::trezor::{TrezorConfig, TrezorSim};
+    let trezor = TrezorSim::start(TrezorConfig::default()).await.unwrap();
+    let cli = Cli::start_signing_with(common::cli::SignWith::Trezor(trezor.addr())).await;
+    let args = [
+        "deposit",
+        "10",
+        "--max-fee",
+        "1.5",
+        "--priority-fee",
+        "0.1",
+        "--max-fee-cap",
+        "100",
+        "--rebid-after",
+        "2",
+        "--yes",
+        "--json",
+    ];
+    let (out, report) = run_through_spike(&cli, &args, 20 * GWEI, None).await;
+    let said = text(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    // The address request draws nothing; each signature is a request of its own.
+    let requests: Vec<_> = trezor.texts().into_iter().filter(|r| !r.is_empty()).collect();
+    assert_eq!(requests.len(), 4, "two bids, two replacements: {requests:?}");
+    assert_eq!(report["receipts"][1]["status"], true);
+    let announced: Vec<&str> = said
+        .lines()
+        .filter(|l| l.starts_with("re-bid nonce"))
+        .filter_map(|l| l.split("new max fee ").nth(1)?.split(" gwei").next())
+        .collect();
+    assert_eq!(announced.len(), 2, "{said}");
+    for (request, max_fee) in requests[2..].iter().zip(&announced) {
+        let fee_screen = format!("Confirm fee Maximum fee per gas {max_fee} Gwei");
+        assert!(request.contains(&fee_screen), "{fee_screen:?} in {request:?}");
+    }
+}
+
+/// A bid the node refuses because the base fee rose between the preview and the send (anvil
+/// refuses a max fee below the next block's base fee) is re-bid at once, under the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bid_refused_for_its_fee_at_sending_is_re_bid_at_once() {
+    let cli = Cli::start().await;
+    let provider = cli.chain.provider.clone();
+    let me = cli.chain.holder(0);
+    let start = provider.get_transaction_count(me).await.unwrap();
+    provider.anvil_set_next_block_base_fee_per_gas(5 * GWEI).await.unwrap();
+    let args = [
+        "deposit",
+        "10",
+        "--max-fee",
+        "1.5",
+        "--priority-fee",
+        "0.1",
+        "--max-fee-cap",
+        "100",
+        "--yes",
+        "--json",
+    ];
+    let out = cli.run(0, &args);
+    let said = text(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("note: the node refused nonce 0"), "{said}");
+    assert!(said.contains("re-bid nonce 0"), "{said}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for r in report["receipts"].as_array().unwrap() {
+        assert_eq!(r["status"], true, "{r}");
+        let landed: B256 = r["hash"].as_str().unwrap().parse().unwrap();
+        let tx = provider.get_transaction_by_hash(landed).await.unwrap().unwrap();
+        use alloy::consensus::Transaction;
+        assert!(tx.inner.max_fee_per_gas() >= 5 * GWEI && tx.inner.max_fee_per_gas() <= 100 * GWEI);
+    }
+    assert_eq!(provider.get_transaction_count(me).await.unwrap(), start + 2, "one transaction per nonce");
+}

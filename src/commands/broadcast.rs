@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use alloy::consensus::{Signed, TxEip1559};
 use alloy::primitives::{Address, B256, U64};
@@ -36,12 +35,14 @@ pub struct BroadcastArgs {
     pub file: PathBuf,
 }
 
-/// Where a transaction of the bundle stands on the chain.
+/// Where a transaction of the bundle stands on the chain. A level is one of its fee-ladder
+/// bids (0: its own fees).
 enum State {
-    /// Its receipt exists: mined (maybe reverted). Not sent again.
-    Mined(Box<TransactionReceipt>),
-    /// The node knows it but has not mined it. Not sent again; its receipt is awaited.
-    Pending,
+    /// A receipt exists for one of its levels: mined (maybe reverted). Not sent again.
+    Mined(Box<TransactionReceipt>, usize),
+    /// The node knows this level but has not mined it. Not sent again; its receipt is
+    /// awaited, and a ladder climbs on from it.
+    Pending(usize),
     /// Unknown to the node: to send.
     New,
 }
@@ -81,10 +82,11 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
     };
     let txs = bundle.check().map_err(|e| InputError(format!("{file}: {e}; nothing was sent")))?;
     let n = txs.len();
-    if let Some(i) = txs.iter().position(|t| t.signed.is_none()) {
+    if let Some(i) = txs.iter().position(|t| !t.fully_signed()) {
+        let levels = if txs[i].higher.is_empty() { "" } else { " at every fee level" };
         return Err(InputError(format!(
-            "{file}: transaction {} of {n} is not signed ({} of {n} are): finish with `defender sign {file} --out \
-             {file}`; nothing was sent",
+            "{file}: transaction {} of {n} is not signed{levels} ({} of {n} are): finish with `defender sign {file} \
+             --out {file}`; nothing was sent",
             i + 1,
             bundle.signed_count()
         ))
@@ -169,15 +171,40 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
         return Err(Refused(format!("{}\nnothing was sent", problems.join("\n"))).into());
     }
 
-    // Fees: a max fee under the base fee waits until the base fee falls.
+    // Fees: a max fee under the base fee waits until the base fee falls. A ladder starts at
+    // its lowest level the latest block could have taken.
+    let start_level: Vec<usize> = txs
+        .iter()
+        .map(|t| {
+            let fits = |tx: &TxEip1559| view.base_fee.is_none_or(|b| tx.max_fee_per_gas >= b);
+            t.levels().position(|(tx, _)| fits(tx)).unwrap_or(t.higher.len())
+        })
+        .collect();
     if let Some(base_fee) = view.base_fee {
         for (i, (t, state)) in txs.iter().zip(&view.states).enumerate() {
-            if matches!(state, State::New) && t.tx.max_fee_per_gas < base_fee {
+            if !matches!(state, State::New) {
+                continue;
+            }
+            let top = t.higher.len() + 1;
+            let (bid, _) = t.levels().nth(start_level[i]).expect("a level of the ladder");
+            if start_level[i] > 0 && !g.json {
                 eprintln!(
-                    "warning: transaction {} of {n} offers at most {} per gas, below the current base fee of {}: a \
+                    "{}/{n}: the base fee is {}, above fee level {} of {top} ({}): starting at fee level {} ({})",
+                    i + 1,
+                    gwei(base_fee),
+                    start_level[i],
+                    gwei(t.levels().nth(start_level[i] - 1).map_or(0, |(tx, _)| tx.max_fee_per_gas)),
+                    start_level[i] + 1,
+                    gwei(bid.max_fee_per_gas)
+                );
+            }
+            if bid.max_fee_per_gas < base_fee {
+                let level = if top > 1 { format!(" at its top fee level ({top})") } else { String::new() };
+                eprintln!(
+                    "warning: transaction {} of {n} offers at most {} per gas{level}, below the current base fee of {}: a \
                      node refuses it or holds it until the base fee falls (rebuild with a higher --max-fee if it is urgent)",
                     i + 1,
-                    gwei(t.tx.max_fee_per_gas),
+                    gwei(bid.max_fee_per_gas),
                     gwei(base_fee)
                 );
             }
@@ -185,12 +212,20 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
     }
 
     let mut receipts: Vec<Sent> = txs.iter().map(sent_of).collect();
-    let mut to_send: Vec<(usize, Transaction, Signed<TxEip1559>)> = Vec::new();
-    let mut waiting: Vec<usize> = Vec::new();
+    let mut indices = Vec::new();
+    let mut list = Vec::new();
+    let mut signed = Vec::new();
+    let mut resume = Vec::new();
     for (i, (t, state)) in txs.iter().zip(&view.states).enumerate() {
+        let level_of =
+            |l: usize| t.levels().nth(l).and_then(|(_, s)| s.cloned()).expect("every level is signed");
         match state {
-            State::Mined(receipt) => {
+            State::Mined(receipt, level) => {
                 fill(&mut receipts[i], receipt);
+                receipts[i].hash = *level_of(*level).hash();
+                if !t.higher.is_empty() {
+                    receipts[i].fee_level = Some(level + 1);
+                }
                 if !g.json {
                     eprintln!(
                         "{}/{n} is already on chain (receipt found in block {}): not sent again",
@@ -199,35 +234,40 @@ pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {
                     );
                 }
             }
-            State::Pending => {
-                waiting.push(i);
+            State::Pending(level) => {
                 if !g.json {
                     eprintln!("{}/{n} is already in the node's pool: not sent again, waiting for it", i + 1);
                 }
+                indices.push(i);
+                list.push(transaction_of(t, *level));
+                signed.push(level_of(*level));
+                resume.push(send::Resume { in_pool: true, level: *level });
             }
             State::New => {
-                let signed = t.signed.clone().expect("every transaction is signed");
-                to_send.push((i, transaction_of(t), signed));
+                indices.push(i);
+                list.push(transaction_of(t, start_level[i]));
+                signed.push(level_of(start_level[i]));
+                resume.push(send::Resume { in_pool: false, level: start_level[i] });
             }
         }
     }
-    let sent_hashes: Vec<B256> = to_send.iter().map(|(_, _, s)| *s.hash()).collect();
-    if !to_send.is_empty() {
-        let mut indices = Vec::with_capacity(to_send.len());
-        let mut list = Vec::with_capacity(to_send.len());
-        let mut signed = Vec::with_capacity(to_send.len());
-        for (i, t, s) in to_send {
-            indices.push(i);
-            list.push(t);
-            signed.push(s);
-        }
-        let report = send::broadcast(&connection, &list, signed, !g.json, None).await?;
+    let sent_hashes: Vec<B256> =
+        signed.iter().zip(&resume).filter(|(_, r)| !r.in_pool).map(|(s, _)| *s.hash()).collect();
+    if !list.is_empty() {
+        // Climbing a ladder: per transaction sent, its levels above the first.
+        let ladders: Vec<Vec<Signed<TxEip1559>>> = indices
+            .iter()
+            .map(|&i| txs[i].higher.iter().filter_map(|l| l.signed.clone()).collect())
+            .collect();
+        let rebid = ladders.iter().any(|l| !l.is_empty()).then(|| send::rebid::Rebid {
+            after_blocks: cli.fees.rebid_after.max(1),
+            source: send::rebid::Source::Ladder(ladders),
+        });
+        let report =
+            send::broadcast_resuming(&connection, &list, signed, &resume, !g.json, rebid.as_ref()).await?;
         for (i, sent) in indices.into_iter().zip(report.receipts) {
             receipts[i] = sent;
         }
-    }
-    if !waiting.is_empty() {
-        wait(&connection, &mut receipts, &waiting).await;
     }
 
     let report = Report { receipts };
@@ -275,13 +315,19 @@ async fn read_chain(connection: &Connection, txs: &[CheckedTx]) -> Result<ChainV
             batch.add_call::<_, U64>("eth_getTransactionCount", &(from, BlockNumberOrTag::Pending))?;
         nonces.push((*from, latest, pending));
     }
+    // Every fee level of every transaction: any of them may be the one the node has.
     let mut lookups = Vec::new();
     for t in txs {
-        let hash = t.signed.as_ref().map(|s| *s.hash()).unwrap_or_default();
-        let receipt =
-            batch.add_call::<_, Option<TransactionReceipt>>("eth_getTransactionReceipt", &(hash,))?;
-        let known = batch.add_call::<_, Option<serde_json::Value>>("eth_getTransactionByHash", &(hash,))?;
-        lookups.push((receipt, known));
+        let mut levels = Vec::new();
+        for (_, signed) in t.levels() {
+            let hash = signed.map(|s| *s.hash()).unwrap_or_default();
+            let receipt =
+                batch.add_call::<_, Option<TransactionReceipt>>("eth_getTransactionReceipt", &(hash,))?;
+            let known =
+                batch.add_call::<_, Option<serde_json::Value>>("eth_getTransactionByHash", &(hash,))?;
+            levels.push((receipt, known));
+        }
+        lookups.push(levels);
     }
     let block = batch.add_call::<_, Option<serde_json::Value>>(
         "eth_getBlockByNumber",
@@ -297,14 +343,22 @@ async fn read_chain(connection: &Connection, txs: &[CheckedTx]) -> Result<ChainV
         pending_nonce.insert(from, connection.timed(pending).await?.to::<u64>());
     }
     let mut states = Vec::with_capacity(txs.len());
-    for (receipt, known) in lookups {
-        let receipt = connection.timed(receipt).await?;
-        let known = connection.timed(known).await?;
-        states.push(match (receipt, known) {
-            (Some(receipt), _) => State::Mined(Box::new(receipt)),
-            (None, Some(value)) if !value.is_null() => State::Pending,
-            _ => State::New,
-        });
+    for levels in lookups {
+        let mut state = State::New;
+        for (level, (receipt, known)) in levels.into_iter().enumerate() {
+            let receipt = connection.timed(receipt).await?;
+            let known = connection.timed(known).await?;
+            match (receipt, known) {
+                (Some(receipt), _) => {
+                    state = State::Mined(Box::new(receipt), level);
+                    break;
+                }
+                // The highest level the node holds is the live bid.
+                (None, Some(value)) if !value.is_null() => state = State::Pending(level),
+                _ => {}
+            }
+        }
+        states.push(state);
     }
     let base_fee = connection
         .timed(block)
@@ -314,7 +368,9 @@ async fn read_chain(connection: &Connection, txs: &[CheckedTx]) -> Result<ChainV
     Ok(ChainView { chain_id, latest_nonce, pending_nonce, states, base_fee })
 }
 
-fn transaction_of(t: &CheckedTx) -> Transaction {
+/// The transaction at fee `level` (0: its own fees).
+fn transaction_of(t: &CheckedTx, level: usize) -> Transaction {
+    let (bid, _) = t.levels().nth(level).expect("a level of the ladder");
     Transaction {
         call: Call { label: t.label.clone(), to: t.to(), data: t.tx.input.clone(), value: t.tx.value },
         from: t.from,
@@ -322,8 +378,8 @@ fn transaction_of(t: &CheckedTx) -> Transaction {
         nonce: t.tx.nonce,
         gas_limit: t.tx.gas_limit,
         fees: Fees {
-            max_fee_per_gas: t.tx.max_fee_per_gas,
-            max_priority_fee_per_gas: t.tx.max_priority_fee_per_gas,
+            max_fee_per_gas: bid.max_fee_per_gas,
+            max_priority_fee_per_gas: bid.max_priority_fee_per_gas,
         },
     }
 }
@@ -338,6 +394,7 @@ fn sent_of(t: &CheckedTx) -> Sent {
         gas_used: None,
         error: None,
         replaced: Vec::new(),
+        fee_level: None,
     }
 }
 
@@ -345,28 +402,4 @@ fn fill(sent: &mut Sent, receipt: &TransactionReceipt) {
     sent.status = Some(receipt.status());
     sent.block = receipt.block_number;
     sent.gas_used = Some(receipt.gas_used);
-}
-
-/// Waits (up to ten minutes) for the receipts of transactions the node already had.
-async fn wait(connection: &Connection, receipts: &mut [Sent], indices: &[usize]) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
-    let mut pause = Duration::from_millis(50);
-    while tokio::time::Instant::now() < deadline {
-        let mut left = 0;
-        for &i in indices {
-            if receipts[i].status.is_some() {
-                continue;
-            }
-            let hash = receipts[i].hash;
-            match connection.timed(connection.provider.get_transaction_receipt(hash)).await {
-                Ok(Some(receipt)) => fill(&mut receipts[i], &receipt),
-                _ => left += 1,
-            }
-        }
-        if left == 0 {
-            return;
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
-    }
 }

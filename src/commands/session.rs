@@ -36,6 +36,7 @@ pub struct Session<'a> {
 
 impl<'a> Session<'a> {
     pub async fn open(cli: &'a Cli) -> Result<Self> {
+        cli.offline.check_ladder(cli.fees.max_fee_cap, cli.global.safe.is_some()).map_err(InputError)?;
         let connection = rpc::connect(&cli.global.rpc_url).await?;
         let sources = discovery::resolve(&cli.global.wanted())?;
         let signer = signers::open(&cli.signer, cli.global.from).await?;
@@ -116,6 +117,7 @@ impl<'a> Session<'a> {
             burn: irreversible_ok,
             json: g.json,
             unsigned_out: self.cli.offline.unsigned_out.clone(),
+            fee_ladder: self.cli.offline.fee_ladder,
         };
         let safe = self.safe_action(prepared)?;
         let pipeline = Pipeline {

@@ -152,14 +152,21 @@ pub async fn run(cli: &Cli, args: &SignArgs) -> Result<ExitCode> {
             t.from
         )));
     }
-    let unsigned: Vec<usize> = (0..n).filter(|&i| txs[i].signed.is_none()).collect();
+    // Every signature still missing: (transaction, fee level from 1).
+    let unsigned: Vec<(usize, usize)> = txs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| {
+            t.levels().enumerate().filter(|(_, (_, s))| s.is_none()).map(move |(l, _)| (i, l + 1))
+        })
+        .collect();
     if !unsigned.is_empty() {
         let Some(signer) = &signer else {
             return Err(input_error(
                 "no signer: pass --ledger, --trezor, --keystore FILE or --private-key-env VAR",
             ));
         };
-        if let Some(&j) = unsigned.iter().find(|&&j| txs[j].from != signer.address()) {
+        if let Some(&(j, _)) = unsigned.iter().find(|&&(j, _)| txs[j].from != signer.address()) {
             let hint = match cli.signer.device() {
                 Some(device) => format!(
                     " (path {}; `defender accounts --{}` lists the device's addresses)",
@@ -185,8 +192,16 @@ pub async fn run(cli: &Cli, args: &SignArgs) -> Result<ExitCode> {
         crate::preview::print(&preview);
         show::print_offline_notes(&bundle, &txs, &names);
         for (i, t) in txs.iter().enumerate() {
-            if let Some(signed) = &t.signed {
-                eprintln!("  {}/{n} is already signed ({})", i + 1, signed.hash());
+            let levels = t.higher.len() + 1;
+            for (l, (_, signed)) in t.levels().enumerate() {
+                if let Some(signed) = signed {
+                    let level = if levels > 1 {
+                        format!(" at fee level {} of {levels}", l + 1)
+                    } else {
+                        String::new()
+                    };
+                    eprintln!("  {}/{n}{level} is already signed ({})", i + 1, signed.hash());
+                }
             }
         }
     }
@@ -194,11 +209,12 @@ pub async fn run(cli: &Cli, args: &SignArgs) -> Result<ExitCode> {
     if !unsigned.is_empty() {
         let signer = signer.as_ref().expect("checked above");
         let burns = show::irreversible_calls(&txs);
-        let irreversible = bundle.irreversible || burns.iter().any(|(i, _)| unsigned.contains(i));
+        let irreversible =
+            bundle.irreversible || burns.iter().any(|(i, _)| unsigned.iter().any(|(j, _)| j == i));
         confirm(g.yes, args.burn, irreversible, unsigned.len())?;
-        for &i in &unsigned {
+        for &(i, level) in &unsigned {
             let mut target = Target { input: &args.file, out, owned };
-            sign_one(signer, &mut bundle, &txs, i, &mut target, g.json).await?;
+            sign_one(signer, &mut bundle, &txs, (i, level), &mut target, g.json).await?;
             owned = target.owned;
         }
     } else if !g.json {
@@ -212,6 +228,13 @@ pub async fn run(cli: &Cli, args: &SignArgs) -> Result<ExitCode> {
     let raw: Vec<String> = signed.iter().filter_map(CheckedTx::raw).map(|r| r.to_string()).collect();
     if let Some(raw_out) = &args.raw_out {
         write_raw(raw_out, &raw)?;
+        if signed.iter().any(|t| !t.higher.is_empty()) && !g.json {
+            eprintln!(
+                "note: {} holds fee level 1 of each transaction; the higher levels are in the bundle, which \
+                 `defender broadcast` climbs",
+                raw_out.display()
+            );
+        }
     }
     let to_stderr = g.json || args.raw_out.as_deref() == Some(Path::new("-"));
     if args.qr {
@@ -232,6 +255,11 @@ pub async fn run(cli: &Cli, args: &SignArgs) -> Result<ExitCode> {
                     "signing_hash": t.tx.signature_hash(),
                     "tx_hash": t.signed.as_ref().map(|s| *s.hash()),
                     "raw": t.raw(),
+                    "fee_ladder": t.higher.iter().map(|l| json!({
+                        "signing_hash": l.tx.signature_hash(),
+                        "tx_hash": l.signed.as_ref().map(|s| *s.hash()),
+                        "raw": l.signed.as_ref().map(crate::offline::bundle::raw_signed),
+                    })).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -274,15 +302,17 @@ async fn sign_one(
     signer: &Signer,
     bundle: &mut Bundle,
     txs: &[CheckedTx],
-    i: usize,
+    (i, level): (usize, usize),
     target: &mut Target<'_>,
     quiet: bool,
 ) -> Result<()> {
     let out = target.out;
     let n = txs.len();
-    let tx = &txs[i].tx;
+    let levels = txs[i].higher.len() + 1;
+    let tx = if level == 1 { &txs[i].tx } else { &txs[i].higher[level - 2].tx };
+    let at_level = if levels > 1 { format!(" at fee level {level} of {levels}") } else { String::new() };
     if !quiet {
-        eprintln!("signing {}/{n}: {}", i + 1, txs[i].label);
+        eprintln!("signing {}/{n}{at_level}: {}", i + 1, txs[i].label);
         match signer.device_name() {
             Some("Ledger") if signer.shows_hash(&TypedTransaction::Eip1559(tx.clone())) => {
                 eprintln!("  confirm on your Ledger: it shows tx hash {}", tx.signature_hash())
@@ -299,17 +329,21 @@ async fn sign_one(
     let signature = match signer.sign(&TypedTransaction::Eip1559(tx.clone())).await {
         Ok(signature) => signature,
         Err(e) => {
-            let done = bundle.signed_count();
+            let (done, total) = bundle.signatures();
+            let what = if total == n { "" } else { " signatures" };
             let (kept, from) = if target.owned {
-                (format!("{done} of {n} are signed and saved in {}", out.display()), out)
+                (format!("{done} of {total}{what} are signed and saved in {}", out.display()), out)
             } else if done == 0 {
                 (format!("nothing was signed and {} was not written", out.display()), target.input)
             } else {
-                (format!("{done} of {n} were signed before; {} was not written", out.display()), target.input)
+                (
+                    format!("{done} of {total}{what} were signed before; {} was not written", out.display()),
+                    target.input,
+                )
             };
             return Err(anyhow!(
-                "signing transaction {} of {n} failed: {e:#}\n  {kept}; to sign the rest, run `defender sign {} --out {}` \
-                 again with the same signer options",
+                "signing transaction {} of {n}{at_level} failed: {e:#}\n  {kept}; to sign the rest, run `defender sign {} \
+                 --out {}` again with the same signer options",
                 i + 1,
                 from.display(),
                 out.display()
@@ -317,7 +351,7 @@ async fn sign_one(
         }
     };
     let signed = tx.clone().into_signed(signature);
-    bundle.transactions[i].set_signed(&signed);
+    bundle.transactions[i].set_level_signed(level, &signed);
     save(bundle, out, &mut target.owned)
 }
 
@@ -338,10 +372,13 @@ pub(super) fn save(bundle: &Bundle, out: &Path, owned: &mut bool) -> Result<()> 
 fn same_transactions(a: &Bundle, b: &Bundle) -> bool {
     a.chain_id == b.chain_id
         && a.transactions.len() == b.transactions.len()
-        && a.transactions
-            .iter()
-            .zip(&b.transactions)
-            .all(|(x, y)| x.from == y.from && x.signing_hash == y.signing_hash && x.unsigned == y.unsigned)
+        && a.transactions.iter().zip(&b.transactions).all(|(x, y)| {
+            x.from == y.from
+                && x.signing_hash == y.signing_hash
+                && x.unsigned == y.unsigned
+                && x.fee_ladder.len() == y.fee_ladder.len()
+                && x.fee_ladder.iter().zip(&y.fee_ladder).all(|(a, b)| a.signing_hash == b.signing_hash)
+        })
 }
 
 /// The raw signed transactions, one per line; `-` prints them. An existing file is left alone

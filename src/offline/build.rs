@@ -20,6 +20,7 @@ use crate::simulate::Simulation;
 pub fn bundle_of_plan(
     plan: &Plan,
     txs: &[Transaction],
+    ladder: &[crate::fees::Fees],
     simulation: &Simulation,
     preview: &Preview,
     prepared: &Prepared,
@@ -37,6 +38,9 @@ pub fn bundle_of_plan(
             gas_used: o.gas_used,
             revert: o.revert.clone(),
         });
+        for &fees in ladder {
+            entry.add_level(fees);
+        }
         bundle.transactions.push(entry);
     }
     bundle
@@ -155,6 +159,7 @@ pub fn write(path: &Path, bundle: &Bundle, preview: &Preview, json_output: bool)
     write_new(path, bundle)?;
     let txs = &bundle.transactions;
     let (first, last) = (txs.first().map(|t| t.nonce), txs.last().map(|t| t.nonce));
+    let signatures: usize = txs.iter().map(|t| 1 + t.fee_ladder.len()).sum();
     if json_output {
         println!(
             "{}",
@@ -163,6 +168,7 @@ pub fn write(path: &Path, bundle: &Bundle, preview: &Preview, json_output: bool)
                 "sent": false,
                 "bundle": path.display().to_string(),
                 "signing_hashes": txs.iter().map(|t| t.signing_hash).collect::<Vec<_>>(),
+                "signatures_needed": signatures,
             })
         );
     } else {
@@ -171,8 +177,12 @@ pub fn write(path: &Path, bundle: &Bundle, preview: &Preview, json_output: bool)
             (Some(a), Some(b)) => format!("nonces {a} to {b}"),
             _ => String::new(),
         };
+        let levels = match signatures / txs.len().max(1) {
+            1 => String::new(),
+            n => format!(" at {n} fee levels each ({signatures} signatures)"),
+        };
         eprintln!(
-            "\nwrote {}: {} unsigned transaction{} for {} on chain {}, {nonces}; nothing was signed or sent",
+            "\nwrote {}: {} unsigned transaction{}{levels} for {} on chain {}, {nonces}; nothing was signed or sent",
             path.display(),
             txs.len(),
             if txs.len() == 1 { "" } else { "s" },

@@ -144,6 +144,30 @@ pub struct BundleTx {
     /// keccak256 of `signed`: the transaction hash on chain; null until signed.
     #[serde(default)]
     pub tx_hash: Option<B256>,
+    /// `--fee-ladder`: the same transaction at higher fees (levels 2 and up, in order), each
+    /// a replacement a node takes for the level below; `broadcast` climbs them while the
+    /// transaction is not mined.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fee_ladder: Vec<FeeLevel>,
+}
+
+/// One higher fee level of a transaction: its fees, and what they change (payload, hash,
+/// signature). Every other field is the transaction's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeLevel {
+    /// Wei per gas, as a decimal string.
+    #[serde(with = "decimal_u128")]
+    pub max_fee_per_gas: u128,
+    /// Wei per gas, as a decimal string.
+    #[serde(with = "decimal_u128")]
+    pub max_priority_fee_per_gas: u128,
+    pub unsigned: Bytes,
+    pub signing_hash: B256,
+    #[serde(default)]
+    pub signed: Option<Bytes>,
+    #[serde(default)]
+    pub tx_hash: Option<B256>,
 }
 
 /// A transaction whose fields, payload, hash and signature (if any) all agree.
@@ -151,6 +175,15 @@ pub struct BundleTx {
 pub struct CheckedTx {
     pub label: String,
     pub from: Address,
+    pub tx: TxEip1559,
+    pub signed: Option<Signed<TxEip1559>>,
+    /// Its higher fee levels (level 2 first), checked the same way.
+    pub higher: Vec<CheckedLevel>,
+}
+
+/// A higher fee level of a checked transaction.
+#[derive(Debug, Clone)]
+pub struct CheckedLevel {
     pub tx: TxEip1559,
     pub signed: Option<Signed<TxEip1559>>,
 }
@@ -166,6 +199,17 @@ impl CheckedTx {
     /// The signed raw transaction, when signed.
     pub fn raw(&self) -> Option<Bytes> {
         self.signed.as_ref().map(raw_signed)
+    }
+
+    /// Every level, the transaction's own first: what each bids and its signature.
+    pub fn levels(&self) -> impl Iterator<Item = (&TxEip1559, Option<&Signed<TxEip1559>>)> {
+        std::iter::once((&self.tx, self.signed.as_ref()))
+            .chain(self.higher.iter().map(|l| (&l.tx, l.signed.as_ref())))
+    }
+
+    /// Whether every level is signed.
+    pub fn fully_signed(&self) -> bool {
+        self.levels().all(|(_, s)| s.is_some())
     }
 }
 
@@ -225,6 +269,7 @@ impl BundleTx {
             simulation: None,
             signed: None,
             tx_hash: None,
+            fee_ladder: Vec::new(),
         }
     }
 
@@ -232,6 +277,54 @@ impl BundleTx {
     pub fn set_signed(&mut self, signed: &Signed<TxEip1559>) {
         self.signed = Some(raw_signed(signed));
         self.tx_hash = Some(*signed.hash());
+    }
+
+    /// Adds a higher fee level: this transaction at `fees`, unsigned.
+    pub fn add_level(&mut self, fees: crate::fees::Fees) {
+        let tx = TxEip1559 {
+            max_fee_per_gas: fees.max_fee_per_gas,
+            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+            ..self.rebuild()
+        };
+        self.fee_ladder.push(FeeLevel {
+            max_fee_per_gas: fees.max_fee_per_gas,
+            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+            unsigned: unsigned_payload(&tx),
+            signing_hash: tx.signature_hash(),
+            signed: None,
+            tx_hash: None,
+        });
+    }
+
+    /// Records the signature of `level` (1: the transaction's own, 2 and up: its ladder).
+    pub fn set_level_signed(&mut self, level: usize, signed: &Signed<TxEip1559>) {
+        match level.checked_sub(2) {
+            None => self.set_signed(signed),
+            Some(j) => {
+                let l = &mut self.fee_ladder[j];
+                l.signed = Some(raw_signed(signed));
+                l.tx_hash = Some(*signed.hash());
+            }
+        }
+    }
+
+    /// Whether every level is signed.
+    pub fn fully_signed(&self) -> bool {
+        self.signed.is_some() && self.fee_ladder.iter().all(|l| l.signed.is_some())
+    }
+
+    /// A level of the ladder as a whole transaction entry, to check like one.
+    fn level_entry(&self, level: &FeeLevel) -> BundleTx {
+        BundleTx {
+            max_fee_per_gas: level.max_fee_per_gas,
+            max_priority_fee_per_gas: level.max_priority_fee_per_gas,
+            unsigned: level.unsigned.clone(),
+            signing_hash: level.signing_hash,
+            signed: level.signed.clone(),
+            tx_hash: level.tx_hash,
+            fee_ladder: Vec::new(),
+            ..self.clone()
+        }
     }
 }
 
@@ -298,9 +391,17 @@ impl Bundle {
         serde_json::to_string_pretty(self).expect("a bundle serializes") + "\n"
     }
 
-    /// How many transactions are signed.
+    /// Signatures made and needed, every fee level counted.
+    pub fn signatures(&self) -> (usize, usize) {
+        let levels = self.transactions.iter().flat_map(|t| {
+            std::iter::once(t.signed.is_some()).chain(t.fee_ladder.iter().map(|l| l.signed.is_some()))
+        });
+        levels.fold((0, 0), |(done, total), signed| (done + usize::from(signed), total + 1))
+    }
+
+    /// How many transactions are signed (at every fee level).
     pub fn signed_count(&self) -> usize {
-        self.transactions.iter().filter(|t| t.signed.is_some()).count()
+        self.transactions.iter().filter(|t| t.fully_signed()).count()
     }
 
     /// Checks everything that can be checked without a chain; returns the transactions as the
@@ -329,90 +430,125 @@ impl Bundle {
         let mut checked = Vec::with_capacity(n);
         for (i, t) in self.transactions.iter().enumerate() {
             let at = format!("transaction {} of {n}", i + 1);
-            if t.tx_type != TX_TYPE {
-                return Err(format!(
-                    "{at} is of type {}: a bundle carries EIP-1559 (type 2) transactions only",
-                    t.tx_type
-                ));
-            }
-            if t.chain_id != self.chain_id {
-                return Err(format!(
-                    "{at} is for chain {}, but the bundle says chain {}: the file was edited; rebuild it",
-                    t.chain_id, self.chain_id
-                ));
-            }
-            if t.max_priority_fee_per_gas > t.max_fee_per_gas {
-                return Err(format!(
-                    "{at} has a priority fee ({} wei) above its max fee ({} wei): no node accepts it; rebuild it",
-                    t.max_priority_fee_per_gas, t.max_fee_per_gas
-                ));
-            }
-            let tx = t.rebuild();
-            let payload = unsigned_payload(&tx);
-            if payload != t.unsigned {
-                let why = match decode_unsigned(&t.unsigned) {
-                    Ok(stored) => match first_difference(&stored, &tx) {
-                        Some(d) => format!("the unsigned payload says {d} in the fields"),
-                        None => "the unsigned payload is not encoded as this defender encodes it".into(),
-                    },
-                    Err(e) => format!("the unsigned payload is not an EIP-1559 transaction ({e})"),
-                };
-                return Err(format!(
-                    "{at}: {why}: the payload does not match the raw fields (the file was edited or damaged); \
-                     rebuild the bundle"
-                ));
-            }
-            let hash = keccak256(&payload);
-            if hash != t.signing_hash {
-                return Err(format!(
-                    "{at}: the signing hash {} is not the hash of its payload ({hash}): the file was edited or \
-                     damaged; rebuild the bundle",
-                    t.signing_hash
-                ));
-            }
-            let signed = match &t.signed {
-                None => {
-                    if t.tx_hash.is_some() {
-                        return Err(format!(
-                            "{at} has a tx_hash but no signed transaction: the file was edited"
-                        ));
-                    }
-                    None
-                }
-                Some(raw) => {
-                    let signed =
-                        decode_signed(raw).map_err(|e| format!("{at}: the signed transaction {e}"))?;
-                    if let Some(d) = first_difference(signed.tx(), &tx) {
-                        return Err(format!(
-                            "{at}: the signed transaction does not match the raw fields: it says {d} in the fields; \
-                             the file was edited"
-                        ));
-                    }
-                    let signer = recover(&signed)
-                        .map_err(|e| format!("{at}: the signature cannot be recovered ({e})"))?;
-                    if signer != t.from {
-                        return Err(format!(
-                            "{at} is signed by {signer}, but its from is {}: signed by another key, or the file was \
-                             edited; sign it again with the key of {}",
-                            t.from, t.from
-                        ));
-                    }
-                    if let Some(recorded) = t.tx_hash
-                        && recorded != *signed.hash()
-                    {
-                        return Err(format!(
-                            "{at}: the recorded tx_hash {recorded} is not the hash of the signed transaction ({}): \
-                             the file was edited",
-                            signed.hash()
-                        ));
-                    }
-                    Some(signed)
-                }
+            let (tx, signed) = self.check_entry(&at, t)?;
+            let mut higher = Vec::with_capacity(t.fee_ladder.len());
+            let mut below = crate::fees::Fees {
+                max_fee_per_gas: tx.max_fee_per_gas,
+                max_priority_fee_per_gas: tx.max_priority_fee_per_gas,
             };
-            checked.push(CheckedTx { label: t.label.clone(), from: t.from, tx, signed });
+            for (j, level) in t.fee_ladder.iter().enumerate() {
+                let at = format!("{at}, fee level {}", j + 2);
+                let least = crate::fees::replacement(
+                    below.max_fee_per_gas,
+                    below.max_priority_fee_per_gas,
+                    crate::fees::Fees::default(),
+                );
+                if level.max_fee_per_gas < least.max_fee_per_gas
+                    || level.max_priority_fee_per_gas < least.max_priority_fee_per_gas
+                {
+                    return Err(format!(
+                        "{at} bids a max fee of {} wei and a tip of {} wei: not 10% over the level below ({} and {}), \
+                         so no node takes it as a replacement; the file was edited; rebuild it",
+                        level.max_fee_per_gas,
+                        level.max_priority_fee_per_gas,
+                        below.max_fee_per_gas,
+                        below.max_priority_fee_per_gas
+                    ));
+                }
+                let (tx, signed) = self.check_entry(&at, &t.level_entry(level))?;
+                below = crate::fees::Fees {
+                    max_fee_per_gas: level.max_fee_per_gas,
+                    max_priority_fee_per_gas: level.max_priority_fee_per_gas,
+                };
+                higher.push(CheckedLevel { tx, signed });
+            }
+            checked.push(CheckedTx { label: t.label.clone(), from: t.from, tx, signed, higher });
         }
         check_order(&checked)?;
         Ok(checked)
+    }
+
+    /// Checks one entry's type, chain, fees, payload, hash and signature; returns the
+    /// transaction its raw fields describe and its signature.
+    fn check_entry(&self, at: &str, t: &BundleTx) -> Result<(TxEip1559, Option<Signed<TxEip1559>>), String> {
+        if t.tx_type != TX_TYPE {
+            return Err(format!(
+                "{at} is of type {}: a bundle carries EIP-1559 (type 2) transactions only",
+                t.tx_type
+            ));
+        }
+        if t.chain_id != self.chain_id {
+            return Err(format!(
+                "{at} is for chain {}, but the bundle says chain {}: the file was edited; rebuild it",
+                t.chain_id, self.chain_id
+            ));
+        }
+        if t.max_priority_fee_per_gas > t.max_fee_per_gas {
+            return Err(format!(
+                "{at} has a priority fee ({} wei) above its max fee ({} wei): no node accepts it; rebuild it",
+                t.max_priority_fee_per_gas, t.max_fee_per_gas
+            ));
+        }
+        let tx = t.rebuild();
+        let payload = unsigned_payload(&tx);
+        if payload != t.unsigned {
+            let why = match decode_unsigned(&t.unsigned) {
+                Ok(stored) => match first_difference(&stored, &tx) {
+                    Some(d) => format!("the unsigned payload says {d} in the fields"),
+                    None => "the unsigned payload is not encoded as this defender encodes it".into(),
+                },
+                Err(e) => format!("the unsigned payload is not an EIP-1559 transaction ({e})"),
+            };
+            return Err(format!(
+                "{at}: {why}: the payload does not match the raw fields (the file was edited or damaged); \
+                 rebuild the bundle"
+            ));
+        }
+        let hash = keccak256(&payload);
+        if hash != t.signing_hash {
+            return Err(format!(
+                "{at}: the signing hash {} is not the hash of its payload ({hash}): the file was edited or \
+                 damaged; rebuild the bundle",
+                t.signing_hash
+            ));
+        }
+        let signed = match &t.signed {
+            None => {
+                if t.tx_hash.is_some() {
+                    return Err(format!("{at} has a tx_hash but no signed transaction: the file was edited"));
+                }
+                None
+            }
+            Some(raw) => {
+                let signed = decode_signed(raw).map_err(|e| format!("{at}: the signed transaction {e}"))?;
+                if let Some(d) = first_difference(signed.tx(), &tx) {
+                    return Err(format!(
+                        "{at}: the signed transaction does not match the raw fields: it says {d} in the fields; \
+                         the file was edited"
+                    ));
+                }
+                let signer =
+                    recover(&signed).map_err(|e| format!("{at}: the signature cannot be recovered ({e})"))?;
+                if signer != t.from {
+                    return Err(format!(
+                        "{at} is signed by {signer}, but its from is {}: signed by another key, or the file was \
+                         edited; sign it again with the key of {}",
+                        t.from, t.from
+                    ));
+                }
+                if let Some(recorded) = t.tx_hash
+                    && recorded != *signed.hash()
+                {
+                    return Err(format!(
+                        "{at}: the recorded tx_hash {recorded} is not the hash of the signed transaction ({}): \
+                         the file was edited",
+                        signed.hash()
+                    ));
+                }
+                Some(signed)
+            }
+        };
+        Ok((tx, signed))
     }
 }
 
@@ -666,6 +802,37 @@ mod tests {
         let hexed =
             text.replace("\"max_fee_per_gas\": \"3000000000\"", "\"max_fee_per_gas\": \"0xb2d05e00\"");
         assert!(Bundle::from_json(&hexed).unwrap_err().contains("decimal"));
+    }
+
+    #[test]
+    fn every_fee_level_is_checked_like_a_transaction_and_must_outbid_the_one_below() {
+        let mut bundle = sample(&[0]);
+        let fees =
+            |max: u128, tip: u128| crate::fees::Fees { max_fee_per_gas: max, max_priority_fee_per_gas: tip };
+        bundle.transactions[0].add_level(fees(3_300_000_001, 1_100_000_001));
+        bundle.transactions[0].add_level(fees(9_000_000_000, 1_210_000_003));
+        sign(&mut bundle);
+        assert_eq!(bundle.signatures(), (1, 3), "sign() above signs level 1 only");
+        let key = key();
+        for level in 2..=3 {
+            let tx = bundle.check().unwrap()[0].higher[level - 2].tx.clone();
+            let signature = key.sign_hash_sync(&tx.signature_hash()).unwrap();
+            bundle.transactions[0].set_level_signed(level, &tx.into_signed(signature));
+        }
+        assert_eq!((bundle.signed_count(), bundle.signatures()), (1, (3, 3)));
+        let checked = Bundle::from_json(&bundle.to_json()).unwrap().check().unwrap();
+        assert_eq!(checked[0].levels().count(), 3);
+
+        let mut edited = bundle.clone();
+        edited.transactions[0].fee_ladder[0].max_fee_per_gas = 3_200_000_000;
+        let said = edited.check().unwrap_err();
+        assert!(said.contains("transaction 1 of 1, fee level 2 bids a max fee of 3200000000 wei"), "{said}");
+        let mut edited = bundle.clone();
+        edited.transactions[0].fee_ladder[1].signing_hash = B256::repeat_byte(7);
+        assert!(edited.check().unwrap_err().contains("fee level 3: the signing hash"));
+        let mut edited = bundle;
+        edited.transactions[0].fee_ladder[1].signed = edited.transactions[0].signed.clone();
+        assert!(edited.check().unwrap_err().contains("fee level 3: the signed transaction does not match"));
     }
 
     #[test]

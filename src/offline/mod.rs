@@ -26,4 +26,39 @@ pub struct BuildArgs {
     /// the fee options, builds for a later moment.
     #[arg(long, value_name = "N", global = true)]
     pub nonce: Option<u64>,
+
+    /// With --unsigned-out and --max-fee-cap: build N fee levels of every transaction, from
+    /// the fees of now up to the cap, each signed on its own; `broadcast` climbs them while a
+    /// transaction is not mined.
+    #[arg(long, value_name = "N", global = true)]
+    pub fee_ladder: Option<usize>,
+}
+
+impl BuildArgs {
+    /// `--fee-ladder` needs a bundle to write and a cap to climb to.
+    pub fn check_ladder(&self, cap: Option<u128>, safe: bool) -> Result<(), String> {
+        let Some(levels) = self.fee_ladder else { return Ok(()) };
+        if self.unsigned_out.is_none() {
+            return Err("--fee-ladder builds the levels into a bundle: add --unsigned-out FILE (online, \
+                        --max-fee-cap alone re-bids while waiting)"
+                .into());
+        }
+        if safe {
+            return Err(
+                "--fee-ladder does not apply to --safe: the transaction that executes a Safe's is built \
+                        and signed at broadcast, by whoever pays"
+                    .into(),
+            );
+        }
+        if cap.is_none() {
+            return Err(format!("--fee-ladder {levels} climbs to a ceiling: add --max-fee-cap GWEI"));
+        }
+        if !(2..=crate::fees::MAX_LADDER_LEVELS).contains(&levels) {
+            return Err(format!(
+                "--fee-ladder takes 2 to {} levels, not {levels}",
+                crate::fees::MAX_LADDER_LEVELS
+            ));
+        }
+        Ok(())
+    }
 }

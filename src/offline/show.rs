@@ -146,6 +146,12 @@ pub fn build(bundle: &Bundle, txs: &[CheckedTx], names: &Names, signer: Option<&
                 device_screens: None,
                 device_shows_hash: None,
                 device_note: None,
+                fee_ladder: t
+                    .higher
+                    .iter()
+                    .enumerate()
+                    .map(|(j, l)| crate::preview::LevelPreview::of(j + 2, &l.tx))
+                    .collect(),
             };
             if let Some(signer) = signer {
                 shown.shown_on(signer, &typed);

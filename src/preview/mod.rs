@@ -101,6 +101,36 @@ pub struct TxPreview {
     /// What the device leaves out, said above the transaction (devices only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_note: Option<String>,
+    /// An offline fee ladder's higher levels (`--fee-ladder`), each signed on its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fee_ladder: Vec<LevelPreview>,
+}
+
+/// One higher fee level of a transaction: the same call at these fees, under its own hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelPreview {
+    /// 2 for the first level above the transaction's own.
+    pub level: usize,
+    pub fees: Fees,
+    #[serde(with = "crate::units::decimal")]
+    pub max_cost_wei: U256,
+    pub signing_hash: String,
+}
+
+impl LevelPreview {
+    pub fn of(level: usize, tx: &alloy::consensus::TxEip1559) -> Self {
+        use alloy::consensus::{SignableTransaction, Transaction as _};
+        let fees = Fees {
+            max_fee_per_gas: tx.max_fee_per_gas,
+            max_priority_fee_per_gas: tx.max_priority_fee_per_gas,
+        };
+        Self {
+            level,
+            fees,
+            max_cost_wei: max_cost(tx.gas_limit, fees) + tx.value(),
+            signing_hash: tx.signature_hash().to_string(),
+        }
+    }
 }
 
 impl TxPreview {
@@ -170,6 +200,7 @@ pub fn build(
             device_screens: None,
             device_shows_hash: None,
             device_note: None,
+            fee_ladder: Vec::new(),
         })
         .collect();
     let changes =
@@ -262,6 +293,16 @@ pub fn print(p: &Preview) {
             (None, _) => "a Ledger shows it for a contract call, not for an ERC-20 approve".into(),
         };
         eprintln!("       tx hash  {} ({where_shown})", tx.signing_hash);
+        for level in &tx.fee_ladder {
+            eprintln!(
+                "       level {}  max fee {} (tip {}) · costs at most {} · tx hash {}",
+                level.level,
+                gwei(level.fees.max_fee_per_gas),
+                gwei(level.fees.max_priority_fee_per_gas),
+                eth(level.max_cost_wei),
+                level.signing_hash
+            );
+        }
         if let (Some(device), Some(screens)) = (p.device, &tx.device_screens) {
             eprintln!("       your {device} will show, screen by screen:");
             print_screens(screens);
@@ -295,6 +336,20 @@ pub fn print(p: &Preview) {
         if p.transactions.iter().any(|t| t.fees.max_fee_per_gas >= r.max_fee_cap) {
             eprintln!("  ! the cap is not above this plan's max fee: no re-bid is possible");
         }
+    }
+    if let Some(levels) = p.transactions.iter().map(|t| t.fee_ladder.len() + 1).max().filter(|&n| n > 1) {
+        let top: U256 = p
+            .transactions
+            .iter()
+            .map(|t| t.fee_ladder.last().map_or(t.max_cost_wei, |l| l.max_cost_wei))
+            .fold(U256::ZERO, |a, b| a + b);
+        eprintln!();
+        eprintln!(
+            "  fee ladder: {levels} levels per transaction, each signed on its own; `defender broadcast` sends level 1 \
+             and climbs a level while a transaction is not mined after --rebid-after blocks (default 3)"
+        );
+        eprintln!("  total at most {} at level 1, {} at the top level", eth(p.total_max_cost_wei), eth(top));
+        return;
     }
     eprintln!();
     eprintln!("  total at most {}", eth(p.total_max_cost_wei));

@@ -38,6 +38,9 @@ pub struct Sent {
     /// Earlier bids of the same nonce, replaced by `hash` (re-bidding); none was mined.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replaced: Vec<B256>,
+    /// The fee-ladder level `hash` bids (1: the transaction's own fees), for a bundle with one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fee_level: Option<usize>,
 }
 
 pub struct Report {
@@ -49,6 +52,8 @@ pub struct Report {
 #[error("{0}")]
 pub struct PartlySent(pub String);
 
+/// Sends `signed` (one per transaction of `txs`, in nonce order) and waits for the receipts,
+/// re-bidding as `rebid` allows.
 pub async fn broadcast(
     connection: &Connection,
     txs: &[Transaction],
@@ -56,22 +61,49 @@ pub async fn broadcast(
     progress: bool,
     rebid: Option<&rebid::Rebid<'_>>,
 ) -> Result<Report> {
-    let raw: Vec<(B256, Bytes)> = signed
-        .into_iter()
-        .map(|s| {
-            let hash = *s.hash();
-            (hash, Bytes::from(TxEnvelope::from(s).encoded_2718()))
-        })
-        .collect();
+    let fresh = vec![Resume::default(); txs.len()];
+    broadcast_resuming(connection, txs, signed, &fresh, progress, rebid).await
+}
+
+/// Where a transaction of a broadcast run again stands already.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Resume {
+    /// The node holds it (this bid): awaited, not sent again.
+    pub in_pool: bool,
+    /// The fee-ladder level it bids (0: its own fees, 1: the ladder's first level above).
+    pub level: usize,
+}
+
+/// As [`broadcast`], for a plan partly sent before: what `resume` says is in the pool is only
+/// awaited, and a ladder climbs on from the level in use.
+pub async fn broadcast_resuming(
+    connection: &Connection,
+    txs: &[Transaction],
+    signed: Vec<Signed<TxEip1559>>,
+    resume: &[Resume],
+    progress: bool,
+    rebid: Option<&rebid::Rebid<'_>>,
+) -> Result<Report> {
+    let raw: Vec<(B256, Bytes)> = signed.iter().map(|s| (*s.hash(), raw_of(s))).collect();
+    let ladder = match rebid.map(|r| &r.source) {
+        Some(rebid::Source::Ladder(levels)) => Some(levels),
+        _ => None,
+    };
 
     // One request for all: nodes accept consecutive nonces from one batch.
     let client = connection.provider.client();
     let mut batch = BatchRequest::new(client);
-    let waiters: Vec<_> = raw
-        .iter()
-        .map(|(_, bytes)| batch.add_call::<_, B256>("eth_sendRawTransaction", &(bytes,)))
-        .collect::<Result<_, _>>()?;
-    let sent_batch = connection.timed(batch.send()).await;
+    let mut waiters = Vec::new();
+    for ((_, bytes), resume) in raw.iter().zip(resume) {
+        waiters.push(match resume.in_pool {
+            true => None,
+            false => Some(batch.add_call::<_, B256>("eth_sendRawTransaction", &(bytes,))?),
+        });
+    }
+    let sent_batch = match waiters.iter().any(Option::is_some) {
+        true => connection.timed(batch.send()).await,
+        false => Ok(()),
+    };
     let mut receipts: Vec<Sent> = txs
         .iter()
         .zip(&raw)
@@ -84,21 +116,66 @@ pub async fn broadcast(
             gas_used: None,
             error: None,
             replaced: Vec::new(),
+            fee_level: None,
         })
         .collect();
     // What each transaction bids now, and the block it was (re-)sent at.
     let mut bids: Vec<Transaction> = txs.to_vec();
+    let mut levels: Vec<usize> = resume.iter().map(|r| r.level).collect();
     let mut sent_block: Vec<Option<u64>> = vec![None; txs.len()];
     let mut rebids_stopped = vec![false; txs.len()];
     if let Err(error) = sent_batch {
         // The request may or may not have reached the node: say so, with the hashes to check.
-        for r in &mut receipts {
-            r.error = Some(format!("unknown: the broadcast request failed ({error})"));
+        for (r, waiter) in receipts.iter_mut().zip(&waiters) {
+            if waiter.is_some() {
+                r.error = Some(format!("unknown: the broadcast request failed ({error})"));
+            }
         }
     } else {
-        for (r, waiter) in receipts.iter_mut().zip(waiters) {
-            if let Err(error) = waiter.await {
-                r.error = Some(error.to_string());
+        for (i, waiter) in waiters.into_iter().enumerate() {
+            let Some(waiter) = waiter else { continue };
+            let Err(error) = waiter.await else { continue };
+            receipts[i].error = Some(error.to_string());
+            // Priced out between the preview and the send: re-bid at once, as while waiting.
+            if let Some(rebid::Source::Sign { signer, cap, ask }) = rebid.map(|r| &r.source) {
+                let Some(next_base_fee) = next_base_fee(connection).await else { continue };
+                if !rebid::priced_out(bids[i].fees, next_base_fee) {
+                    continue;
+                }
+                eprintln!(
+                    "note: the node refused nonce {} ({error}); its max fee is below the next block's base fee",
+                    bids[i].nonce
+                );
+                match replace_bid(connection, signer, *cap, *ask, &bids[i], next_base_fee).await {
+                    Ok((fees, hash)) => {
+                        receipts[i].hash = hash;
+                        receipts[i].error = None;
+                        bids[i].fees = fees;
+                    }
+                    Err(why) => receipts[i].error = Some(format!("{error}; not re-bid: {why}")),
+                }
+                continue;
+            }
+            // A node that refuses a level (its fee, most often) may take a higher one.
+            let Some(ladder) = ladder else { continue };
+            while let Some(level) = ladder[i].get(levels[i]) {
+                levels[i] += 1;
+                eprintln!(
+                    "note: the node refused nonce {} at fee level {} ({}); sending fee level {}",
+                    bids[i].nonce,
+                    levels[i],
+                    receipts[i].error.as_deref().unwrap_or_default(),
+                    levels[i] + 1
+                );
+                match send_raw(connection, level).await {
+                    Ok(hash) => {
+                        receipts[i].hash = hash;
+                        receipts[i].error = None;
+                        bids[i].fees = fees_of(level.tx());
+                        break;
+                    }
+                    Err(error) => receipts[i].error = Some(error),
+                }
             }
         }
     }
@@ -180,27 +257,38 @@ pub async fn broadcast(
                 let first = (0..receipts.len()).find(|&i| {
                     receipts[i].error.is_none() && receipts[i].status.is_none() && !rebids_stopped[i]
                 });
+                let due = |i: usize| block >= sent_block[i].unwrap_or(block) + policy.after_blocks;
                 if let Some(i) = first
-                    && block >= sent_block[i].unwrap_or(block) + policy.after_blocks
-                    && rebid::priced_out(bids[i].fees, next_base_fee)
+                    && due(i)
                 {
                     // The bar would draw over the question and the device prompt.
                     bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-                    let outcome = replace_bid(connection, policy, &bids[i], next_base_fee).await;
+                    let outcome = match &policy.source {
+                        rebid::Source::Sign { signer, cap, ask }
+                            if rebid::priced_out(bids[i].fees, next_base_fee) =>
+                        {
+                            Some(replace_bid(connection, signer, *cap, *ask, &bids[i], next_base_fee).await)
+                        }
+                        rebid::Source::Sign { .. } => None,
+                        rebid::Source::Ladder(ladder) => {
+                            Some(climb(connection, &ladder[i], &mut levels[i], &bids[i], next_base_fee).await)
+                        }
+                    };
                     if progress {
                         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
                     }
                     match outcome {
-                        Ok((bid, hash)) => {
+                        Some(Ok((fees, hash))) => {
                             let old = std::mem::replace(&mut receipts[i].hash, hash);
                             receipts[i].replaced.push(old);
-                            bids[i] = bid;
+                            bids[i].fees = fees;
                             sent_block[i] = Some(block);
                         }
-                        Err(why) => {
+                        Some(Err(why)) => {
                             bar.suspend(|| eprintln!("note: nonce {} is not re-bid: {why}", bids[i].nonce));
                             rebids_stopped[i] = true;
                         }
+                        None => {}
                     }
                 }
             }
@@ -220,20 +308,96 @@ pub async fn broadcast(
         pause = (pause * 2).min(Duration::from_secs(2));
     }
     bar.finish_and_clear();
+    if let Some(ladder) = ladder {
+        for (i, r) in receipts.iter_mut().enumerate() {
+            let level = ladder[i].iter().position(|l| *l.hash() == r.hash).map_or(1, |j| j + 2);
+            r.fee_level = Some(level);
+        }
+    }
     Ok(Report { receipts })
 }
 
-/// One replacement: said, confirmed where it must be, signed and sent; the new bid and hash.
-async fn replace_bid(
+/// The next block's base fee, as `eth_feeHistory` tells it.
+async fn next_base_fee(connection: &Connection) -> Option<u128> {
+    let history = connection
+        .timed(connection.provider.get_fee_history(1, alloy::rpc::types::BlockNumberOrTag::Latest, &[]))
+        .await
+        .ok()?;
+    history.base_fee_per_gas.last().copied()
+}
+
+fn raw_of(signed: &Signed<TxEip1559>) -> Bytes {
+    Bytes::from(TxEnvelope::from(signed.clone()).encoded_2718())
+}
+
+fn fees_of(tx: &TxEip1559) -> crate::fees::Fees {
+    crate::fees::Fees {
+        max_fee_per_gas: tx.max_fee_per_gas,
+        max_priority_fee_per_gas: tx.max_priority_fee_per_gas,
+    }
+}
+
+async fn send_raw(connection: &Connection, signed: &Signed<TxEip1559>) -> Result<B256, String> {
+    connection
+        .provider
+        .client()
+        .request::<_, B256>("eth_sendRawTransaction", (raw_of(signed),))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn gwei(wei: u128) -> String {
+    crate::units::format_token(alloy::primitives::U256::from(wei), 9)
+}
+
+/// One step up a pre-signed fee ladder, said first; the new fees and hash.
+async fn climb(
     connection: &Connection,
-    policy: &rebid::Rebid<'_>,
+    ladder: &[Signed<TxEip1559>],
+    level: &mut usize,
     current: &Transaction,
     next_base_fee: u128,
-) -> Result<(Transaction, B256), String> {
+) -> Result<(crate::fees::Fees, B256), String> {
+    let top = ladder.len() + 1;
+    let Some(next) = rebid::next_level(ladder, *level, next_base_fee) else {
+        return Err(format!(
+            "its fee ladder is spent: level {top} of {top} bids {} gwei, the next block's base fee is {} gwei",
+            gwei(current.fees.max_fee_per_gas),
+            gwei(next_base_fee)
+        ));
+    };
+    let signed = &ladder[next - 1];
+    let fees = fees_of(signed.tx());
+    eprintln!(
+        "fee ladder: nonce {} ({}) is not mined yet; sending fee level {} of {top}: max fee {} gwei, tip {} gwei \
+         (the next block's base fee is {} gwei); new tx hash {}",
+        current.nonce,
+        current.call.label,
+        next + 1,
+        gwei(fees.max_fee_per_gas),
+        gwei(fees.max_priority_fee_per_gas),
+        gwei(next_base_fee),
+        signed.hash()
+    );
+    *level = next;
+    let hash = send_raw(connection, signed)
+        .await
+        .map_err(|e| format!("the node refused fee level {}: {e}", next + 1))?;
+    Ok((fees, hash))
+}
+
+/// One replacement: said, confirmed where it must be, signed and sent; the new fees and hash.
+async fn replace_bid(
+    connection: &Connection,
+    signer: &crate::signers::Signer,
+    cap: u128,
+    ask: bool,
+    current: &Transaction,
+    next_base_fee: u128,
+) -> Result<(crate::fees::Fees, B256), String> {
     use alloy::consensus::{SignableTransaction, TypedTransaction};
-    let fees = rebid::next_bid(current.fees, next_base_fee, policy.cap)?;
+    let fees = rebid::next_bid(current.fees, next_base_fee, cap)?;
     let bid = Transaction { fees, ..current.clone() };
-    let gwei = |wei: u128| crate::units::format_token(alloy::primitives::U256::from(wei), 9);
     eprintln!(
         "re-bid nonce {} ({}): the next block's base fee is {} gwei, above its max fee {} gwei; new max fee {} gwei, \
          tip {} gwei (cap {} gwei); new tx hash {}",
@@ -243,10 +407,10 @@ async fn replace_bid(
         gwei(current.fees.max_fee_per_gas),
         gwei(fees.max_fee_per_gas),
         gwei(fees.max_priority_fee_per_gas),
-        gwei(policy.cap),
+        gwei(cap),
         bid.signing_hash()
     );
-    if policy.ask {
+    if ask {
         let question = crate::confirm::Question {
             ask: "Sign and send this replacement? [y/N] ",
             ask_burn: "Type BURN to go on: ",
@@ -256,23 +420,18 @@ async fn replace_bid(
         };
         crate::confirm::ask(&question, false, false, false).map_err(|e| e.to_string())?;
     }
-    if let Some(device) = policy.signer.device_name() {
+    if let Some(device) = signer.device_name() {
         eprintln!("  confirm on your {device}: the new fees, and on a Ledger the tx hash above");
     }
     let unsigned = bid.unsigned();
-    let signature = policy
-        .signer
+    let signature = signer
         .sign(&TypedTransaction::Eip1559(unsigned.clone()))
         .await
         .map_err(|e| format!("signing the replacement failed: {e:#}"))?;
-    let raw = Bytes::from(TxEnvelope::from(unsigned.into_signed(signature)).encoded_2718());
-    let hash = connection
-        .provider
-        .client()
-        .request::<_, B256>("eth_sendRawTransaction", (raw,))
+    let hash = send_raw(connection, &unsigned.into_signed(signature))
         .await
         .map_err(|e| format!("the node refused the replacement: {e}"))?;
-    Ok((bid, hash))
+    Ok((fees, hash))
 }
 
 impl Report {
@@ -296,7 +455,8 @@ impl Report {
                     r.replaced.iter().map(B256::to_string).collect::<Vec<_>>().join(", ")
                 )
             };
-            println!("{}  nonce {}  {}  {state}{replaced}", r.hash, r.nonce, r.label);
+            let level = r.fee_level.map(|l| format!(" at fee level {l}")).unwrap_or_default();
+            println!("{}  nonce {}  {}  {state}{level}{replaced}", r.hash, r.nonce, r.label);
         }
     }
 
@@ -351,6 +511,7 @@ mod tests {
             gas_used: None,
             error: error.map(str::to_owned),
             replaced: Vec::new(),
+            fee_level: None,
         }
     }
 

@@ -4,17 +4,39 @@
 //! (`fees::replacement`: +10% on both, geth's default and the strictest of the common
 //! clients), never above the cap the user set.
 
+use alloy::consensus::{Signed, TxEip1559};
+
 use crate::fees::{Fees, replacement};
 use crate::signers::Signer;
 
-/// What the user allowed: who signs a replacement, after how many blocks, up to what fee.
+/// What the user allowed: after how many blocks, and where a replacement comes from.
 pub struct Rebid<'a> {
-    pub signer: &'a Signer,
     pub after_blocks: u64,
-    /// The most any replacement's max fee per gas may be, in wei.
-    pub cap: u128,
-    /// Ask at the terminal before each replacement (a device then also asks on its screen).
-    pub ask: bool,
+    pub source: Source<'a>,
+}
+
+/// Where replacements come from.
+pub enum Source<'a> {
+    /// Signed now, online, when a transaction is priced out.
+    Sign {
+        signer: &'a Signer,
+        /// The most any replacement's max fee per gas may be, in wei.
+        cap: u128,
+        /// Ask at the terminal before each replacement (a device then also asks on its screen).
+        ask: bool,
+    },
+    /// Signed in advance: an offline fee ladder. Per transaction of the batch, its levels
+    /// above the first, lowest first; the next one goes out whenever a transaction is still
+    /// unmined `after_blocks` after its last bid.
+    Ladder(Vec<Vec<Signed<TxEip1559>>>),
+}
+
+/// The ladder level to climb to from `current` (0: the transaction's own, 1: the ladder's
+/// first): the lowest above it that the next block can take, else the top one; None at the top.
+pub fn next_level(levels: &[Signed<TxEip1559>], current: usize, next_base_fee: u128) -> Option<usize> {
+    let above = current..levels.len();
+    let affordable = above.clone().find(|&j| levels[j].tx().max_fee_per_gas >= next_base_fee);
+    affordable.or(above.last()).map(|j| j + 1)
 }
 
 /// Whether a block with `next_base_fee` can take a transaction bidding `fees`.

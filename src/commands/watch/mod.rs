@@ -367,7 +367,8 @@ impl Watch<'_> {
 
     /// Sends `result` unattended: no terminal prompt (a device still asks on its own screen).
     async fn send(&self, prepared: &Prepared, result: PlanResult) -> Result<()> {
-        let options = Options { dry_run: false, yes: true, burn: false, json: self.json, unsigned_out: None };
+        let options =
+            Options { dry_run: false, yes: true, burn: false, json: self.json, ..Options::default() };
         let pipeline = Pipeline {
             connection: &self.session.connection,
             sources: &self.session.sources,
