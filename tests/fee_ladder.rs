@@ -307,3 +307,36 @@ async fn a_broadcast_killed_while_waiting_and_run_again_sends_nothing_twice() {
     assert_eq!(provider.get_transaction_count(me).await.unwrap(), start + 2, "one per nonce");
     assert_eq!(deposits(&cli).await, common::wad(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ladder_without_its_bundle_or_cap_or_room_under_the_cap_is_refused() {
+    let cli = Cli::start().await;
+    let dir = dir_of(&cli, "refusals");
+    let out = dir.join("never.json");
+    let out = out.to_str().unwrap();
+    let fees = ["--max-fee", "1.5", "--priority-fee", "0.1"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        let mut args = vec!["deposit", "10", "--yes"];
+        args.extend(fees);
+        args.extend(extra);
+        args
+    };
+    cli.refused(0, &with(&["--fee-ladder", "3", "--max-fee-cap", "50"]), 2, "add --unsigned-out FILE").await;
+    let mut args = with(&["--fee-ladder", "3", "--unsigned-out"]);
+    args.push(out);
+    cli.refused(0, &args, 2, "--fee-ladder 3 climbs to a ceiling: add --max-fee-cap GWEI").await;
+    let mut args = with(&["--fee-ladder", "40", "--max-fee-cap", "50", "--unsigned-out"]);
+    args.push(out);
+    cli.refused(0, &args, 2, "--fee-ladder takes 2 to 16 levels, not 40").await;
+    let mut args = with(&["--fee-ladder", "5", "--max-fee-cap", "2", "--unsigned-out"]);
+    args.push(out);
+    let said = cli
+        .refused(0, &args, 3, "a ladder of 5 levels from 1.5 gwei needs --max-fee-cap of at least 2.19")
+        .await;
+    assert!(said.contains("nothing was written"), "{said}");
+    let safe = cli.addr(defender::chain::addresses::keys::SAFE_DEMO).to_string();
+    let mut args = with(&["--fee-ladder", "3", "--max-fee-cap", "50", "--unsigned-out"]);
+    args.extend([out, "--safe", &safe]);
+    cli.refused(0, &args, 2, "--fee-ladder does not apply to --safe").await;
+    assert!(!Path::new(out).exists(), "no bundle was written");
+}

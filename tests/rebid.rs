@@ -12,6 +12,22 @@ use common::cli::{Cli, text};
 
 const GWEI: u128 = 1_000_000_000;
 
+/// A deposit bidding 1.5 gwei, allowed to re-bid up to 100 gwei two blocks after each bid.
+const DEPOSIT_UNDER_A_CAP: [&str; 12] = [
+    "deposit",
+    "10",
+    "--max-fee",
+    "1.5",
+    "--priority-fee",
+    "0.1",
+    "--max-fee-cap",
+    "100",
+    "--rebid-after",
+    "2",
+    "--yes",
+    "--json",
+];
+
 /// Runs `args` as account 0 while the test mines by hand: once the first transaction is in
 /// the pool the next base fee jumps to `spike`, then a block every 300 ms; after `blocks`
 /// blocks (when given) the command is stopped.
@@ -62,21 +78,7 @@ async fn a_priced_out_plan_is_re_bid_under_the_cap_and_lands_once_per_nonce() {
     let provider = cli.chain.provider.clone();
     let me = cli.chain.holder(0);
     let start = provider.get_transaction_count(me).await.unwrap();
-    let args = [
-        "deposit",
-        "10",
-        "--max-fee",
-        "1.5",
-        "--priority-fee",
-        "0.1",
-        "--max-fee-cap",
-        "100",
-        "--rebid-after",
-        "2",
-        "--yes",
-        "--json",
-    ];
-    let (out, report) = run_through_spike(&cli, &args, 20 * GWEI, None).await;
+    let (out, report) = run_through_spike(&cli, &DEPOSIT_UNDER_A_CAP, 20 * GWEI, None).await;
     let said = text(&out.stderr);
     assert!(out.status.success(), "{said}");
     assert!(said.contains("re-bid nonce"), "{said}");
@@ -151,21 +153,7 @@ async fn a_device_signs_each_replacement_and_shows_its_new_hash() {
     use defender_sim::ledger::{LedgerConfig, LedgerSim};
     let ledger = LedgerSim::start(LedgerConfig::default()).await.unwrap();
     let cli = Cli::start_signing_with(common::cli::SignWith::Ledger(ledger.addr())).await;
-    let args = [
-        "deposit",
-        "10",
-        "--max-fee",
-        "1.5",
-        "--priority-fee",
-        "0.1",
-        "--max-fee-cap",
-        "100",
-        "--rebid-after",
-        "2",
-        "--yes",
-        "--json",
-    ];
-    let (out, report) = run_through_spike(&cli, &args, 20 * GWEI, None).await;
+    let (out, report) = run_through_spike(&cli, &DEPOSIT_UNDER_A_CAP, 20 * GWEI, None).await;
     let said = text(&out.stderr);
     assert!(out.status.success(), "{said}");
     let requests = ledger.texts();
@@ -193,21 +181,7 @@ async fn a_trezor_signs_each_replacement_and_shows_its_new_fee() {
     use defender_sim::trezor::{TrezorConfig, TrezorSim};
     let trezor = TrezorSim::start(TrezorConfig::default()).await.unwrap();
     let cli = Cli::start_signing_with(common::cli::SignWith::Trezor(trezor.addr())).await;
-    let args = [
-        "deposit",
-        "10",
-        "--max-fee",
-        "1.5",
-        "--priority-fee",
-        "0.1",
-        "--max-fee-cap",
-        "100",
-        "--rebid-after",
-        "2",
-        "--yes",
-        "--json",
-    ];
-    let (out, report) = run_through_spike(&cli, &args, 20 * GWEI, None).await;
+    let (out, report) = run_through_spike(&cli, &DEPOSIT_UNDER_A_CAP, 20 * GWEI, None).await;
     let said = text(&out.stderr);
     assert!(out.status.success(), "{said}");
     // The address request draws nothing; each signature is a request of its own.

@@ -586,3 +586,27 @@ async fn a_one_of_one_safe_signs_on_the_ledger_and_executes_at_once() {
     cli.ok(5, &["broadcast", kept[0].to_str().unwrap(), "--yes"]);
     assert_eq!(chain.read(cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(safe)).await, wad(1000));
 }
+
+/// The account that executes a Safe transaction re-bids like any sender (`--max-fee-cap`):
+/// here the base fee rose past its bid before the send, and the execution is re-bid at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_execution_of_a_safe_transaction_is_re_bid_under_the_cap() {
+    use alloy::providers::ext::AnvilApi;
+    let b = Bench::start().await;
+    let unsigned = b.build("deposit.json", &["deposit", "300"]);
+    let one = b.path("deposit.5.json");
+    b.sign_ok(&Owner::Key(5), &unsigned, &one);
+    let both = b.path("deposit.56.json");
+    b.sign_ok(&Owner::Key(6), &one, &both);
+    b.cli.chain.provider.anvil_set_next_block_base_fee_per_gas(5_000_000_000).await.unwrap();
+    let args = ["broadcast", both.to_str().unwrap(), "--yes", "--json"];
+    let fees = ["--max-fee", "1.5", "--priority-fee", "0.1", "--max-fee-cap", "100"];
+    let out = output(b.cli.signed(0, &[&args[..], &fees[..]].concat()));
+    let said = text(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("re-bid nonce"), "{said}");
+    assert_eq!(
+        b.cli.chain.read(b.cli.addr(keys::MCD_DEFENDER), DssDefender::depositsCall(b.safe)).await,
+        wad(300)
+    );
+}

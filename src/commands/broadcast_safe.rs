@@ -54,6 +54,7 @@ pub async fn run(cli: &Cli, file: &str, bundle: Bundle) -> Result<ExitCode> {
         json: g.json,
         preview: None,
         confirm: Some(&confirm),
+        yes: g.yes,
     };
     crate::safe::execute::execute(&run, &section.transaction, &section.signatures, &payer).await
 }

@@ -48,9 +48,13 @@ pub(super) fn input_error(message: impl Into<String>) -> anyhow::Error {
 
 pub async fn run(cli: &Cli, args: &SignArgs) -> Result<ExitCode> {
     let g = &cli.global;
-    if cli.offline.unsigned_out.is_some() || cli.offline.nonce.is_some() || g.dry_run {
+    if cli.offline.unsigned_out.is_some()
+        || cli.offline.nonce.is_some()
+        || cli.offline.fee_ladder.is_some()
+        || g.dry_run
+    {
         return Err(input_error(
-            "sign takes neither --unsigned-out, --nonce nor --dry-run: those are for actions, which build bundles",
+            "sign takes none of --unsigned-out, --nonce, --fee-ladder and --dry-run: those are for actions, which              build bundles",
         ));
     }
     if g.safe.is_some() {

@@ -159,6 +159,8 @@ pub struct Execution<'a> {
     pub preview: Option<serde_json::Value>,
     /// Asked after the checks and before the payer signs, when the user has not agreed yet.
     pub confirm: Option<&'a dyn Fn() -> Result<()>>,
+    /// `--yes`: a re-bid (`--max-fee-cap`) is not asked about at the terminal.
+    pub yes: bool,
 }
 
 /// Reads, checks, confirms, signs the payer's `execTransaction` with `payer` and sends it.
@@ -217,12 +219,16 @@ pub async fn execute(
         .sign(&typed)
         .await
         .map_err(|e| anyhow!("signing the execution failed: {e:#}; nothing was sent"))?;
+    let rebid = fees.max_fee_cap.map(|cap| crate::send::rebid::Rebid {
+        after_blocks: fees.rebid_after.max(1),
+        source: crate::send::rebid::Source::Sign { signer: payer, cap, ask: !run.yes && !payer.hot_key() },
+    });
     let report = crate::send::broadcast(
         connection,
         std::slice::from_ref(&execution),
         vec![unsigned.into_signed(signature)],
         !json,
-        None,
+        rebid.as_ref(),
     )
     .await?;
     crate::stdout_guard::keep_printing();

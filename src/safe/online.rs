@@ -189,6 +189,7 @@ pub async fn run(
         json,
         preview: Some(json!(preview)),
         confirm: None,
+        yes: p.options.yes,
     };
     let result = super::execute::execute(&run, &tx, &signatures, signer).await;
     match (result, will_sign) {
