@@ -14,7 +14,7 @@ use crate::commands::status::StatusArgs;
 #[derive(Debug, Parser)]
 #[command(
     name = "defender",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("DEFENDER_BUILD_COMMIT"), ")"),
     about = "Build, preview, sign and send MIP91 dss-defender transactions",
     long_about = "Build, preview, sign and send MIP91 dss-defender transactions during a MakerDAO \
                   governance attack: deposit, cancel queued spells, vote for the default spell, \
@@ -89,10 +89,23 @@ pub struct GlobalArgs {
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
 
+    /// Print only the result (stdout) and errors: no preview, notes or progress.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+
+    /// When to colour what is printed for people: auto (on a terminal, unless NO_COLOR is
+    /// set), always or never. --json output is never coloured.
+    #[arg(long, global = true, value_name = "WHEN", value_enum, default_value_t = crate::style::ColorWhen::Auto)]
+    pub color: crate::style::ColorWhen,
+
     /// Whether --rpc-url was typed on the command line (not the default or ETH_RPC_URL): the
     /// drill uses such a devnet instead of starting its own.
     #[arg(skip)]
     pub rpc_url_given: bool,
+
+    /// The saved setup this command took settings from, and each setting with its source.
+    #[arg(skip)]
+    pub setup: Option<(PathBuf, Vec<crate::config::Setting>)>,
 }
 
 impl GlobalArgs {
@@ -116,7 +129,31 @@ impl Cli {
         let typed =
             |m: &clap::ArgMatches| m.value_source("rpc_url") == Some(clap::parser::ValueSource::CommandLine);
         cli.global.rpc_url_given = typed(&matches) || matches.subcommand().is_some_and(|(_, sub)| typed(sub));
+        if let Err(message) = cli.take_setup(&matches) {
+            eprintln!("error: {message}");
+            std::process::exit(2);
+        }
         cli
+    }
+
+    /// Fills in what the saved setup holds, for the commands that act on a chain or sign;
+    /// `setup` itself, the local chains and the generated docs take only what is typed.
+    fn take_setup(&mut self, matches: &clap::ArgMatches) -> Result<(), String> {
+        if matches!(
+            self.command,
+            Command::Setup(_)
+                | Command::Devnet(_)
+                | Command::Drill(_)
+                | Command::Completions(_)
+                | Command::Man(_)
+        ) {
+            return Ok(());
+        }
+        let Some(file) = crate::config::path() else { return Ok(()) };
+        let Some(setup) = crate::config::load(&file)? else { return Ok(()) };
+        let settings = crate::config::apply(self, matches, &setup)?;
+        self.global.setup = Some((file, settings));
+        Ok(())
     }
 }
 
@@ -159,4 +196,10 @@ pub enum Command {
     Sign(crate::commands::sign::SignArgs),
     /// Check a signed bundle (or raw signed transactions) against the chain, then send it.
     Broadcast(crate::commands::broadcast::BroadcastArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Write a man page per command into a directory.
+    Man(crate::commands::man::ManArgs),
+    /// Save the RPC URL, the signer and its path, and the account, checked, for every command.
+    Setup(crate::commands::setup::SetupArgs),
 }

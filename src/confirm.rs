@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use anyhow::Result;
 
 use crate::pipeline::Refused;
+use crate::style::{DANGER, paint};
 
 /// A caller's wording.
 pub struct Question<'a> {
@@ -33,7 +34,7 @@ pub fn ask(question: &Question, yes: bool, burn: bool, irreversible: bool) -> Re
         if !std::io::stdin().is_terminal() {
             return refuse(question.no_terminal_burn);
         }
-        eprint!("\nThis cannot be undone. {}", question.ask_burn);
+        say(&format!("\n{} {}", paint(DANGER, "This cannot be undone."), question.ask_burn));
         return if read_line()?.trim() == "BURN" { Ok(()) } else { unconfirmed() };
     }
     if yes {
@@ -42,8 +43,16 @@ pub fn ask(question: &Question, yes: bool, burn: bool, irreversible: bool) -> Re
     if !std::io::stdin().is_terminal() {
         return refuse(question.no_terminal);
     }
-    eprint!("\n{}", question.ask);
+    say(&format!("\n{}", question.ask));
     if matches!(read_line()?.trim(), "y" | "Y" | "yes") { Ok(()) } else { unconfirmed() }
+}
+
+/// A question, on the real stderr also under `--quiet`: it needs an answer.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut err = crate::quiet::errors();
+    let _ = write!(err, "{text}");
+    let _ = err.flush();
 }
 
 fn read_line() -> Result<String> {

@@ -7,6 +7,13 @@ use defender::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse_with_sources();
+    defender::style::init(cli.global.color, cli.global.json);
+    if cli.global.quiet
+        && let Err(error) = defender::quiet::enable()
+    {
+        eprintln!("error: --quiet: cannot silence stderr: {error}");
+        return ExitCode::FAILURE;
+    }
     if only_reads(&cli.command) {
         die_quietly_on_a_closed_pipe();
     } else {
@@ -22,9 +29,12 @@ fn main() -> ExitCode {
     match runtime.block_on(defender::commands::run(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
+            use defender::style::{DANGER, paint};
+            use std::io::Write;
+            let mut err = defender::quiet::errors();
+            let _ = writeln!(err, "{} {error}", paint(DANGER, "error:"));
             for cause in error.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let _ = writeln!(err, "  caused by: {cause}");
             }
             exit_code(&error)
         }
@@ -33,7 +43,14 @@ fn main() -> ExitCode {
 
 /// Commands that only print what they read: nothing is lost if their reader goes away.
 fn only_reads(command: &Command) -> bool {
-    matches!(command, Command::Status(_) | Command::Queue(_) | Command::Accounts(_))
+    matches!(
+        command,
+        Command::Status(_)
+            | Command::Queue(_)
+            | Command::Accounts(_)
+            | Command::Completions(_)
+            | Command::Man(_)
+    )
 }
 
 /// `defender queue --history | head` should end like any Unix filter, not panic in `println!`.

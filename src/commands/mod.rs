@@ -5,13 +5,16 @@ pub mod actions;
 pub mod broadcast;
 pub mod broadcast_safe;
 pub mod cancel;
+pub mod completions;
 pub mod devnet;
 pub mod drill;
 pub mod drop_spell;
 pub mod history;
+pub mod man;
 pub mod nonce;
 pub mod queue;
 pub mod session;
+pub mod setup;
 pub mod sign;
 pub mod sign_safe;
 pub mod status;
@@ -24,6 +27,12 @@ use anyhow::Result;
 use crate::cli::{Cli, Command};
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some((file, settings)) = &cli.global.setup
+        && let Some(line) = crate::config::summary(file, settings)
+        && !cli.global.json
+    {
+        eprintln!("{line}");
+    }
     match &cli.command {
         Command::Status(args) => status::run(&cli.global, args).await,
         Command::Devnet(args) => devnet::run(&cli.global, args).await,
@@ -43,5 +52,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Drill(args) => drill::run(&cli, args, cli.global.rpc_url_given).await,
         Command::Sign(args) => sign::run(&cli, args).await,
         Command::Broadcast(args) => broadcast::run(&cli, args).await,
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
+        Command::Setup(args) => setup::run(&cli, args).await,
     }
 }

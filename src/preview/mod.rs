@@ -4,6 +4,7 @@
 pub mod decode;
 
 use alloy::primitives::{Address, U256};
+use anstream::eprintln;
 use serde::Serialize;
 
 use crate::actions::{Plan, date};
@@ -12,6 +13,7 @@ use crate::chain::snapshot::Snapshot;
 use crate::fees::{Fees, max_cost};
 use crate::pipeline::Transaction;
 use crate::simulate::Simulation;
+use crate::style::{COMPARE, DANGER, GOOD, WARNING, of_warning, paint};
 use crate::units::format_token;
 
 /// One before → after line of the preview.
@@ -271,7 +273,7 @@ pub fn print(p: &Preview) {
         eprintln!();
         eprintln!("  {}/{n}  {}", i + 1, tx.label);
         if let Some(note) = &tx.device_note {
-            eprintln!("       ! {note}");
+            eprintln!("       {}", paint(WARNING, format!("! {note}")));
         }
         print_call(tx.to, tx.to_name.as_deref(), tx.call.as_ref(), &tx.data, tx.value);
         eprintln!(
@@ -283,8 +285,11 @@ pub fn print(p: &Preview) {
             eth(tx.max_cost_wei)
         );
         match &tx.simulation {
-            Some(o) if o.ok => eprintln!("       simulated ok, {} gas", o.gas_used),
-            Some(o) => eprintln!("       SIMULATION REVERTS: {}", o.revert.as_deref().unwrap_or("no reason")),
+            Some(o) if o.ok => eprintln!("       {}, {} gas", paint(GOOD, "simulated ok"), o.gas_used),
+            Some(o) => eprintln!(
+                "       {}",
+                paint(DANGER, format!("SIMULATION REVERTS: {}", o.revert.as_deref().unwrap_or("no reason")))
+            ),
             None => eprintln!("       not simulated"),
         }
         let where_shown = match (p.device, tx.device_shows_hash) {
@@ -292,7 +297,11 @@ pub fn print(p: &Preview) {
             (Some(device), _) => format!("your {device} does not show it for this transaction"),
             (None, _) => "a Ledger shows it for a contract call, not for an ERC-20 approve".into(),
         };
-        eprintln!("       tx hash  {} ({where_shown})", tx.signing_hash);
+        let hash = match tx.device_shows_hash {
+            Some(true) => paint(COMPARE, &tx.signing_hash),
+            _ => tx.signing_hash.clone(),
+        };
+        eprintln!("       tx hash  {hash} ({where_shown})");
         for level in &tx.fee_ladder {
             eprintln!(
                 "       level {}  max fee {} (tip {}) · costs at most {} · tx hash {}",
@@ -319,7 +328,7 @@ pub fn print(p: &Preview) {
     if !p.warnings.is_empty() {
         eprintln!();
         for w in &p.warnings {
-            eprintln!("  ! {w}");
+            eprintln!("  {}", paint(of_warning(w), format!("! {w}")));
         }
     }
     if p.simulated_with == Some(crate::simulate::Method::StateOverride) {

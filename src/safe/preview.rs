@@ -3,6 +3,7 @@
 //! device will show before it signs. The same data feeds `--json`.
 
 use alloy::primitives::{Address, B256, U256};
+use anstream::eprintln;
 use serde::Serialize;
 
 use crate::actions::Call;
@@ -10,6 +11,7 @@ use crate::chain::safe::{SafeTransaction, SignatureKind};
 use crate::preview::{Delta, decode, print_call, print_screens};
 use crate::signers::{Screen, Signer};
 use crate::simulate::{Method, Outcome};
+use crate::style::{COMPARE, DANGER, GOOD, of_warning, paint};
 
 /// One call the Safe makes.
 #[derive(Debug, Clone, Serialize)]
@@ -108,8 +110,13 @@ pub fn print(p: &SafePreview) {
         eprintln!("  call {}/{n}  {}", i + 1, c.label);
         print_call(c.to, c.to_name.as_deref(), c.call.as_ref(), &c.data, c.value);
         match &c.simulation {
-            Some(o) if o.ok => eprintln!("       simulated ok as the Safe, {} gas", o.gas_used),
-            Some(o) => eprintln!("       SIMULATION REVERTS: {}", o.revert.as_deref().unwrap_or("no reason")),
+            Some(o) if o.ok => {
+                eprintln!("       {} as the Safe, {} gas", paint(GOOD, "simulated ok"), o.gas_used)
+            }
+            Some(o) => eprintln!(
+                "       {}",
+                paint(DANGER, format!("SIMULATION REVERTS: {}", o.revert.as_deref().unwrap_or("no reason")))
+            ),
             None => eprintln!("       not simulated"),
         }
     }
@@ -143,7 +150,7 @@ pub fn print(p: &SafePreview) {
     eprintln!("    threshold       {}", p.threshold);
     eprintln!("    domain hash     {}", p.domain_separator);
     eprintln!("    message hash    {}", p.message_hash);
-    eprintln!("    safeTxHash      {}", p.safe_tx_hash);
+    eprintln!("    safeTxHash      {}", paint(COMPARE, p.safe_tx_hash));
     eprintln!(
         "    signed          {}{}",
         super::progress(p.signed_by.len(), p.threshold),
@@ -163,7 +170,7 @@ pub fn print(p: &SafePreview) {
     if !p.warnings.is_empty() {
         eprintln!();
         for w in &p.warnings {
-            eprintln!("  ! {w}");
+            eprintln!("  {}", paint(of_warning(w), format!("! {w}")));
         }
     }
 }

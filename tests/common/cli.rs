@@ -88,7 +88,9 @@ impl Cli {
             .args(["--rpc-url", &self.rpc_url, "--addresses", self.book.to_str().unwrap()])
             .env_remove("ETH_RPC_URL")
             .env_remove("ETH_FROM")
-            .env("DEFENDER_CACHE_DIR", &self.cache_dir.0);
+            .env("DEFENDER_CACHE_DIR", &self.cache_dir.0)
+            // No saved setup of the machine's: a test says all it means.
+            .env("DEFENDER_CONFIG", self.cache_dir.0.join("no-setup.toml"));
         command
     }
 
