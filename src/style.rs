@@ -18,11 +18,15 @@ pub enum ColorWhen {
     Never,
 }
 
-/// Sets the choice for the whole process, before anything is printed.
+/// Sets the choice for the whole process, before anything is printed. Left to itself, colour
+/// needs stdout on a terminal too: output piped into a file or another program stays plain.
 pub fn init(when: ColorWhen, json: bool) {
     let choice = match (when, json) {
         (_, true) | (ColorWhen::Never, _) => anstream::ColorChoice::Never,
         (ColorWhen::Always, _) => anstream::ColorChoice::Always,
+        (ColorWhen::Auto, _) if !std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
+            anstream::ColorChoice::Never
+        }
         (ColorWhen::Auto, _) => anstream::ColorChoice::Auto,
     };
     choice.write_global();

@@ -215,3 +215,25 @@ async fn a_saved_setup_stands_in_for_the_rpc_device_and_account_options() {
     assert!(setup(&cli, &file, &["--forget"]).status.success());
     assert!(!file.exists());
 }
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`), auto colours: unless NO_COLOR
+/// is set, or stdout goes into a pipe.
+#[test]
+fn auto_colours_a_terminal_only() {
+    let bin = env!("CARGO_BIN_EXE_defender");
+    let on_a_terminal = |line: &str, no_color: bool| {
+        let mut command = Command::new("script");
+        command.args(["-qec", line, "/dev/null"]).env("DEFENDER_CONFIG", "/nonexistent/defender.toml");
+        if no_color {
+            command.env("NO_COLOR", "1");
+        } else {
+            command.env_remove("NO_COLOR");
+        }
+        output(command).stdout
+    };
+    let refused = format!("{bin} deposit 1 --rpc-url http://127.0.0.1:9");
+    assert!(has_colour(&on_a_terminal(&refused, false)), "an error on a terminal is red");
+    assert!(!has_colour(&on_a_terminal(&refused, true)), "NO_COLOR");
+    assert!(!has_colour(&on_a_terminal(&format!("{refused} | cat"), false)), "stdout into a pipe");
+    assert!(text(&on_a_terminal(&refused, true)).contains("error: no account"));
+}
