@@ -130,14 +130,20 @@ pub fn apply(cli: &mut Cli, matches: &ArgMatches, setup: &Setup) -> Result<Vec<S
     let mut settings = Vec::new();
     let mut note = |what, value: String, from_setup| settings.push(Setting { what, value, from_setup });
     let g = &mut cli.global;
-    match &setup.rpc_url {
+    let saved_rpc = match &setup.rpc_url {
         Some(url) if !given(matches, "rpc_url") => {
             g.rpc_url = url.clone();
             note("rpc-url", url.clone(), true);
+            true
         }
-        _ => note("rpc-url", g.rpc_url.clone(), false),
-    }
+        _ => {
+            note("rpc-url", g.rpc_url.clone(), false);
+            false
+        }
+    };
+    // The chain is the saved RPC's: another RPC named here is checked against nothing saved.
     if let Some(chain) = setup.chain
+        && saved_rpc
         && !given(matches, "chain")
         && g.chain.is_none()
     {

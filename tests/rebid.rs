@@ -209,19 +209,7 @@ async fn a_bid_refused_for_its_fee_at_sending_is_re_bid_at_once() {
     let me = cli.chain.holder(0);
     let start = provider.get_transaction_count(me).await.unwrap();
     provider.anvil_set_next_block_base_fee_per_gas(5 * GWEI).await.unwrap();
-    let args = [
-        "deposit",
-        "10",
-        "--max-fee",
-        "1.5",
-        "--priority-fee",
-        "0.1",
-        "--max-fee-cap",
-        "100",
-        "--yes",
-        "--json",
-    ];
-    let out = cli.run(0, &args);
+    let out = cli.run(0, &DEPOSIT_UNDER_A_CAP);
     let said = text(&out.stderr);
     assert!(out.status.success(), "{said}");
     assert!(said.contains("note: the node refused nonce 0"), "{said}");

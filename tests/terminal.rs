@@ -209,6 +209,13 @@ async fn a_saved_setup_stands_in_for_the_rpc_device_and_account_options() {
     assert!(report["preview"]["device"].is_null(), "the saved signer is set aside with its account");
     let out = with_setup(&cli, &file, &["status", "--rpc-url", "http://127.0.0.1:9"]);
     assert!(!out.status.success(), "the typed RPC is used, not the saved one");
+    let edited = std::fs::read_to_string(&file).unwrap().replace("chain = 31337", "chain = 1");
+    std::fs::write(&file, edited).unwrap();
+    let out = with_setup(&cli, &file, &["status"]);
+    let said = text(&out.stderr);
+    assert!(!out.status.success() && said.contains("serves chain 31337, but --chain says 1"), "{said}");
+    let out = with_setup(&cli, &file, &["status", "--rpc-url", &rpc]);
+    assert!(out.status.success(), "a typed RPC sets the saved chain aside: {}", text(&out.stderr));
 
     let shown = setup(&cli, &file, &["--show"]);
     assert!(text(&shown.stdout).contains(&rpc));
