@@ -141,6 +141,7 @@ impl Pipeline<'_> {
         }
         if let Some(signer) = signer {
             preview.device = signer.device_name();
+            preview.signer = Some(signer.description.clone());
             for (shown, tx) in preview.transactions.iter_mut().zip(&txs) {
                 shown.shown_on(signer, &TypedTransaction::Eip1559(tx.unsigned()));
             }

@@ -327,3 +327,50 @@ async fn long_calldata_messages_and_typed_hashes_match_a_software_key() {
     assert_eq!(signature, key.sign_hash_sync(&digest).unwrap());
     assert_eq!(signer.typed_hash_screens(domain, struct_hash).unwrap(), sim.screens().pop().unwrap());
 }
+
+/// The model is said (Speculos carries no product id: `--ledger-model`), and a touch model's
+/// pages are not passed off as the Nanos' screens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_model_is_said_and_a_touch_model_gets_no_nano_screens() {
+    use common::cli::output;
+    let sim = LedgerSim::start(LedgerConfig::default()).await.unwrap();
+    let cli = Cli::start_signing_with(SignWith::Ledger(sim.addr())).await;
+    let preview = |extra: &[&str]| {
+        let out = output(cli.signed(0, &[&["deposit", "5", "--dry-run", "--json"][..], extra].concat()));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["preview"].clone()
+    };
+    let nano = preview(&[]);
+    assert!(
+        nano["signer"].as_str().unwrap().starts_with("the Ledger Nano S Plus (Speculos"),
+        "{}",
+        nano["signer"]
+    );
+    assert!(nano["transactions"][1]["device_screens"].is_array());
+    let stax = preview(&["--ledger-model", "stax"]);
+    assert!(stax["signer"].as_str().unwrap().starts_with("the Ledger Stax (Speculos"), "{}", stax["signer"]);
+    for tx in stax["transactions"].as_array().unwrap() {
+        assert!(tx["device_screens"].is_null(), "{tx}");
+        assert!(
+            tx["device_note"].as_str().unwrap().contains("the Ledger Stax's pages are not listed"),
+            "{tx}"
+        );
+    }
+    let speculos = sim.addr().to_string();
+    let apex = [
+        "accounts",
+        "--ledger",
+        "--speculos",
+        &speculos,
+        "--ledger-model",
+        "apex_p",
+        "--count",
+        "2",
+        "--json",
+    ];
+    let apex = output(cli.command(&apex));
+    let listed: serde_json::Value = serde_json::from_slice(&apex.stdout).unwrap();
+    assert!(listed["device"].as_str().unwrap().starts_with("Ledger Apex P (Speculos"), "{listed}");
+    let usb = output(cli.command(&["accounts", "--ledger", "--ledger-model", "stax"]));
+    assert_eq!(usb.status.code(), Some(2), "over USB the device's own id says the model");
+}

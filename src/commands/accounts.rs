@@ -58,13 +58,16 @@ pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
     let safe = cli.global.safe;
     addresses.extend(safe.filter(|s| !addresses.contains(s)));
     let mut paths: Vec<Option<DerivationPath>> = vec![None; addresses.len()];
+    let mut device = None;
     let one_key = cli.signer.verify
         || cli.signer.path.hd_path.is_some()
         || cli.signer.path.ledger_live.is_some()
         || cli.signer.path.legacy.is_some();
     if addresses.is_empty() && cli.signer.device().is_some() && !one_key {
         let derived = args.scheme.paths(args.count);
-        addresses = signers::device_addresses(&cli.signer, &derived).await?;
+        let (found, which) = signers::device_addresses(&cli.signer, &derived).await?;
+        addresses = found;
+        device = Some(which);
         paths = derived.into_iter().map(Some).collect();
     } else if addresses.is_empty() {
         // One key: the signer's (a device shows it first with --verify), or --from.
@@ -133,7 +136,10 @@ pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
             })
             .collect();
         let safe = safe_state.map(|(address, state)| json!({ "address": address, "state": state }));
-        println!("{}", serde_json::to_string_pretty(&json!({ "accounts": list, "safe": safe }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "accounts": list, "safe": safe, "device": device }))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if let Some((address, state)) = &safe_state {
@@ -160,6 +166,9 @@ pub async fn run(cli: &Cli, args: &AccountsArgs) -> Result<ExitCode> {
             String::new()
         }
     };
+    if let Some(device) = &device {
+        println!("{device}, {} addresses:", rows.len());
+    }
     // The Sky layout has MKR beside SKY and a legacy chief instead of a defender.
     let sky = rows[0].2.is_sky();
     let (third, fourth) = if sky { ("MKR", "MKR in old chief") } else { ("in chief", "in defender") };

@@ -179,6 +179,7 @@ pub fn build(bundle: &Bundle, txs: &[CheckedTx], names: &Names, signer: Option<&
         simulated_with: None,
         rebid: None,
         device: signer.and_then(Signer::device_name),
+        signer: signer.map(|s| s.description.clone()),
     }
 }
 

@@ -139,7 +139,7 @@ impl TxPreview {
     /// Fills in what `signer`'s device will show for `tx`.
     pub fn shown_on(&mut self, signer: &crate::signers::Signer, tx: &alloy::consensus::TypedTransaction) {
         self.device_screens = signer.screens(tx);
-        if self.device_screens.is_some() {
+        if signer.device_name().is_some() {
             self.device_shows_hash = Some(signer.shows_hash(tx));
             self.device_note = signer.note(tx);
         }
@@ -163,6 +163,9 @@ pub struct Preview {
     /// The signing device, when there is one ("Ledger", "Trezor").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<&'static str>,
+    /// Who signs, e.g. "the Ledger Stax (USB, m/44'/60'/0'/0/0)".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
     /// Re-bidding while waiting (`--max-fee-cap`): after how many blocks, up to what fee.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rebid: Option<RebidPolicy>,
@@ -220,6 +223,7 @@ pub fn build(
         total_max_cost_wei,
         simulated_with: simulation.map(|s| s.method),
         device: None,
+        signer: None,
         rebid: None,
     }
 }
@@ -269,6 +273,9 @@ pub fn print(p: &Preview) {
     let n = p.transactions.len();
     eprintln!("{}", p.summary);
     eprintln!("  from {} on chain {} · {n} transaction{}", p.from, p.chain_id, if n == 1 { "" } else { "s" });
+    if let Some(signer) = &p.signer {
+        eprintln!("  signed by {signer}");
+    }
     for (i, tx) in p.transactions.iter().enumerate() {
         eprintln!();
         eprintln!("  {}/{n}  {}", i + 1, tx.label);

@@ -17,6 +17,7 @@ use coins_ledger::transports::{HidTransport, SpeculosTransport};
 use coins_ledger::{ApduAnswer, CommandBuilder, Ledger, LedgerError, Model, StatusWord};
 use tokio::sync::Mutex;
 
+use super::ledger_model::LedgerModel;
 use super::screens::{Screen, ledger as screens};
 use super::{Backend, DerivationPath, Signer, SignerArgs};
 
@@ -84,15 +85,24 @@ pub struct LedgerDevice {
     place: String,
     /// What the user says of the app's Debug contracts setting (the app does not tell).
     debug_contracts: bool,
+    /// The model, or the USB product id of one this defender does not know.
+    model: Result<LedgerModel, u16>,
+}
+
+impl LedgerDevice {
+    /// Whether its screens are the Nanos' ones, which the preview predicts.
+    fn predicted(&self) -> bool {
+        self.model.is_ok_and(|m| !m.touch())
+    }
 }
 
 /// Opens the Ledger the options name and derives the signing address.
 pub async fn open(args: &SignerArgs) -> Result<Signer> {
     let path = args.path.path();
-    let (mut link, place) = connect(args).await?;
+    let (mut link, place, model) = connect(args).await?;
     let config = read_config(&mut link).await?;
     let address = get_address(&mut link, &path, args.verify).await?;
-    let description = format!("the Ledger ({place}, {path})");
+    let description = format!("the Ledger {} ({place}, {path})", model_name(model));
     let device = LedgerDevice {
         link: Mutex::new(link),
         config: std::sync::Mutex::new(config),
@@ -100,37 +110,58 @@ pub async fn open(args: &SignerArgs) -> Result<Signer> {
         address,
         place,
         debug_contracts: args.ledger_debug_contracts,
+        model,
     };
     Ok(Signer::new(std::sync::Arc::new(device), description, Some("Ledger")))
 }
 
-/// The addresses at `paths`, read silently over one connection (for `accounts --ledger`).
-pub async fn addresses(args: &SignerArgs, paths: &[DerivationPath]) -> Result<Vec<Address>> {
-    let (mut link, _) = connect(args).await?;
+/// The addresses at `paths`, read silently over one connection (for `accounts --ledger`), and
+/// the device: "Ledger Nano S Plus (USB)".
+pub async fn addresses(args: &SignerArgs, paths: &[DerivationPath]) -> Result<(Vec<Address>, String)> {
+    let (mut link, place, model) = connect(args).await?;
     let mut out = Vec::with_capacity(paths.len());
     for path in paths {
         out.push(get_address(&mut link, path, false).await?);
     }
-    Ok(out)
+    Ok((out, format!("Ledger {} ({place})", model_name(model))))
 }
 
-async fn connect(args: &SignerArgs) -> Result<(Link, String)> {
+/// The model's name, or what is known of an unknown one.
+fn model_name(model: Result<LedgerModel, u16>) -> String {
+    match model {
+        Ok(model) => model.name().to_owned(),
+        Err(product_id) => format!("of unknown model (USB product id {product_id:#06x})"),
+    }
+}
+
+/// The link, where it goes, and the model (or the product id of one this defender does not know).
+async fn connect(args: &SignerArgs) -> Result<(Link, String, Result<LedgerModel, u16>)> {
     match args.speculos {
         Some(addr) => {
+            let model = LedgerModel::from(args.ledger_model.unwrap_or_default());
             let ledger = Ledger::connect_speculos(addr, Model::NanoSPlus).await.map_err(|e| {
                 anyhow!(
                     "cannot reach Speculos at {addr} ({e}): start it with its APDU port (--apdu-port) \
                      and the Ethereum app, or check --speculos"
                 )
             })?;
-            Ok((Link::Speculos(ledger), format!("Speculos {addr}")))
+            Ok((Link::Speculos(ledger), format!("Speculos {addr}"), Ok(model)))
         }
         None => {
-            let ledger = tokio::task::spawn_blocking(Ledger::open_first_hid)
-                .await
-                .context("the USB thread stopped")?
-                .map_err(|e| usb_error(&e.to_string()))?;
-            Ok((Link::Hid(ledger), "USB".to_owned()))
+            // The product id first: coins-ledger's own model names stop before the Apex.
+            let (ledger, product_id) = tokio::task::spawn_blocking(|| {
+                let ids = HidTransport::list()?;
+                match ids.first() {
+                    Some(id) => Ledger::open_hid(id).map(|l| (l, Some(id.product_id()))),
+                    None => Ledger::open_first_hid().map(|l| (l, None)),
+                }
+            })
+            .await
+            .context("the USB thread stopped")?
+            .map_err(|e| usb_error(&e.to_string()))?;
+            let model = product_id
+                .map_or(Ok(LedgerModel::NanoSPlus), |id| LedgerModel::from_product_id(id).ok_or(id));
+            Ok((Link::Hid(ledger), "USB".to_owned(), model))
         }
     }
 }
@@ -408,7 +439,7 @@ impl Backend for LedgerDevice {
     }
 
     fn screens(&self, tx: &TypedTransaction) -> Option<Vec<Screen>> {
-        Some(screens::transaction(tx, self.address, self.settings()))
+        self.predicted().then(|| screens::transaction(tx, self.address, self.settings()))
     }
 
     fn message_screens(&self, message: &[u8]) -> Option<Vec<Screen>> {
@@ -420,7 +451,19 @@ impl Backend for LedgerDevice {
     }
 
     fn note(&self, tx: &TypedTransaction) -> Option<String> {
-        screens::note(tx, self.settings()).map(str::to_owned)
+        let own = screens::note(tx, self.settings()).map(str::to_owned);
+        if self.predicted() {
+            return own;
+        }
+        let model = model_name(self.model);
+        let unpredicted = format!(
+            "the Ledger {model}'s pages are not listed here (only the Nanos' screens are predicted yet): it shows the \
+             same fields on its own pages and signs with Hold to sign; compare what it shows with this preview"
+        );
+        Some(match own {
+            Some(own) => format!("{own}. {unpredicted}"),
+            None => unpredicted,
+        })
     }
 
     fn shows_hash(&self, tx: &TypedTransaction) -> bool {

@@ -7,6 +7,7 @@
 pub mod env_key;
 pub mod keystore;
 pub mod ledger;
+pub mod ledger_model;
 pub mod local;
 pub mod path;
 pub mod screens;
@@ -124,6 +125,11 @@ pub struct SignerArgs {
     #[arg(long, requires = "ledger", global = true)]
     pub ledger_debug_contracts: bool,
 
+    /// With --speculos: the model it runs (TCP carries no product id; over USB the device's
+    /// own id says it).
+    #[arg(long, value_name = "MODEL", value_enum, requires = "speculos", global = true)]
+    pub ledger_model: Option<ledger_model::ModelArg>,
+
     #[command(flatten)]
     pub path: PathArgs,
 }
@@ -232,12 +238,13 @@ impl Signer {
     }
 }
 
-/// The device's addresses at `paths`, read silently (for `accounts`).
-pub async fn device_addresses(args: &SignerArgs, paths: &[DerivationPath]) -> Result<Vec<Address>> {
+/// The device's addresses at `paths`, read silently (for `accounts`), and the device, e.g.
+/// "Ledger Stax (USB)".
+pub async fn device_addresses(args: &SignerArgs, paths: &[DerivationPath]) -> Result<(Vec<Address>, String)> {
     if args.ledger {
         ledger::addresses(args, paths).await
     } else if args.trezor {
-        trezor::addresses(args, paths).await
+        Ok((trezor::addresses(args, paths).await?, "Trezor".to_owned()))
     } else {
         bail!("no device: pass --ledger or --trezor")
     }
