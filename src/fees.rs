@@ -42,6 +42,20 @@ pub struct Fees {
     pub max_priority_fee_per_gas: u128,
 }
 
+impl Fees {
+    /// What `tx` bids.
+    pub fn of(tx: &alloy::consensus::TxEip1559) -> Self {
+        Self { max_fee_per_gas: tx.max_fee_per_gas, max_priority_fee_per_gas: tx.max_priority_fee_per_gas }
+    }
+
+    /// Whether a node takes these fees as a replacement of a pooled bid of `below`.
+    pub fn outbids(self, below: Fees) -> bool {
+        let least = replacement(below.max_fee_per_gas, below.max_priority_fee_per_gas, Fees::default());
+        self.max_fee_per_gas >= least.max_fee_per_gas
+            && self.max_priority_fee_per_gas >= least.max_priority_fee_per_gas
+    }
+}
+
 /// What the last blocks say about fees.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FeeMarket {

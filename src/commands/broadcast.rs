@@ -377,10 +377,7 @@ fn transaction_of(t: &CheckedTx, level: usize) -> Transaction {
         chain_id: t.tx.chain_id,
         nonce: t.tx.nonce,
         gas_limit: t.tx.gas_limit,
-        fees: Fees {
-            max_fee_per_gas: bid.max_fee_per_gas,
-            max_priority_fee_per_gas: bid.max_priority_fee_per_gas,
-        },
+        fees: Fees::of(bid),
     }
 }
 

@@ -79,7 +79,13 @@ pub async fn run(cli: &Cli, args: &SetupArgs) -> Result<ExitCode> {
     let connection = crate::chain::rpc::connect(&g.rpc_url).await?;
     let chain = alloy::providers::Provider::get_chain_id(&connection.provider)
         .await
-        .map_err(|e| anyhow::anyhow!("the RPC at {} does not answer ({e}): nothing was saved", g.rpc_url))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the RPC at {} does not answer ({e}): nothing was saved; check the URL and that the node is running, \
+                 or pass another with --rpc-url",
+                g.rpc_url
+            )
+        })?;
     if let Some(expected) = g.chain
         && expected != chain
     {

@@ -170,6 +170,15 @@ pub struct FeeLevel {
     pub tx_hash: Option<B256>,
 }
 
+impl FeeLevel {
+    pub fn fees(&self) -> crate::fees::Fees {
+        crate::fees::Fees {
+            max_fee_per_gas: self.max_fee_per_gas,
+            max_priority_fee_per_gas: self.max_priority_fee_per_gas,
+        }
+    }
+}
+
 /// A transaction whose fields, payload, hash and signature (if any) all agree.
 #[derive(Debug, Clone)]
 pub struct CheckedTx {
@@ -432,20 +441,10 @@ impl Bundle {
             let at = format!("transaction {} of {n}", i + 1);
             let (tx, signed) = self.check_entry(&at, t)?;
             let mut higher = Vec::with_capacity(t.fee_ladder.len());
-            let mut below = crate::fees::Fees {
-                max_fee_per_gas: tx.max_fee_per_gas,
-                max_priority_fee_per_gas: tx.max_priority_fee_per_gas,
-            };
+            let mut below = crate::fees::Fees::of(&tx);
             for (j, level) in t.fee_ladder.iter().enumerate() {
                 let at = format!("{at}, fee level {}", j + 2);
-                let least = crate::fees::replacement(
-                    below.max_fee_per_gas,
-                    below.max_priority_fee_per_gas,
-                    crate::fees::Fees::default(),
-                );
-                if level.max_fee_per_gas < least.max_fee_per_gas
-                    || level.max_priority_fee_per_gas < least.max_priority_fee_per_gas
-                {
+                if !level.fees().outbids(below) {
                     return Err(format!(
                         "{at} bids a max fee of {} wei and a tip of {} wei: not 10% over the level below ({} and {}), \
                          so no node takes it as a replacement; the file was edited; rebuild it",
@@ -455,12 +454,9 @@ impl Bundle {
                         below.max_priority_fee_per_gas
                     ));
                 }
-                let (tx, signed) = self.check_entry(&at, &t.level_entry(level))?;
-                below = crate::fees::Fees {
-                    max_fee_per_gas: level.max_fee_per_gas,
-                    max_priority_fee_per_gas: level.max_priority_fee_per_gas,
-                };
-                higher.push(CheckedLevel { tx, signed });
+                let (level_tx, signed) = self.check_entry(&at, &t.level_entry(level))?;
+                below = level.fees();
+                higher.push(CheckedLevel { tx: level_tx, signed });
             }
             checked.push(CheckedTx { label: t.label.clone(), from: t.from, tx, signed, higher });
         }

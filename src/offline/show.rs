@@ -120,10 +120,7 @@ pub fn build(bundle: &Bundle, txs: &[CheckedTx], names: &Names, signer: Option<&
     let transactions: Vec<TxPreview> = txs
         .iter()
         .map(|t| {
-            let fees = Fees {
-                max_fee_per_gas: t.tx.max_fee_per_gas,
-                max_priority_fee_per_gas: t.tx.max_priority_fee_per_gas,
-            };
+            let fees = Fees::of(&t.tx);
             let to_name = names.book.name_of(t.to()).map(|n| match names.checked_with {
                 Some(_) => n.to_owned(),
                 None => format!("{n}, as the bundle names it"),

@@ -122,10 +122,7 @@ pub struct LevelPreview {
 impl LevelPreview {
     pub fn of(level: usize, tx: &alloy::consensus::TxEip1559) -> Self {
         use alloy::consensus::{SignableTransaction, Transaction as _};
-        let fees = Fees {
-            max_fee_per_gas: tx.max_fee_per_gas,
-            max_priority_fee_per_gas: tx.max_priority_fee_per_gas,
-        };
+        let fees = Fees::of(tx);
         Self {
             level,
             fees,

@@ -171,7 +171,7 @@ pub async fn broadcast_resuming(
                     Ok(hash) => {
                         receipts[i].hash = hash;
                         receipts[i].error = None;
-                        bids[i].fees = fees_of(level.tx());
+                        bids[i].fees = crate::fees::Fees::of(level.tx());
                         break;
                     }
                     Err(error) => receipts[i].error = Some(error),
@@ -330,13 +330,6 @@ fn raw_of(signed: &Signed<TxEip1559>) -> Bytes {
     Bytes::from(TxEnvelope::from(signed.clone()).encoded_2718())
 }
 
-fn fees_of(tx: &TxEip1559) -> crate::fees::Fees {
-    crate::fees::Fees {
-        max_fee_per_gas: tx.max_fee_per_gas,
-        max_priority_fee_per_gas: tx.max_priority_fee_per_gas,
-    }
-}
-
 async fn send_raw(connection: &Connection, signed: &Signed<TxEip1559>) -> Result<B256, String> {
     connection
         .provider
@@ -367,7 +360,7 @@ async fn climb(
         ));
     };
     let signed = &ladder[next - 1];
-    let fees = fees_of(signed.tx());
+    let fees = crate::fees::Fees::of(signed.tx());
     eprintln!(
         "fee ladder: nonce {} ({}) is not mined yet; sending fee level {} of {top}: max fee {} gwei, tip {} gwei \
          (the next block's base fee is {} gwei); new tx hash {}",
