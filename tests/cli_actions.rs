@@ -73,17 +73,7 @@ async fn cancel_all_drops_every_queued_plan_and_queue_shows_it() {
     let cli = Cli::start().await;
     let first = attack(&cli.chain).await;
     // The attacker plots a second malicious spell.
-    let attacker = cli.chain.holder(common::ATTACKER);
-    let second_spell = cli.chain.mint_spell(attacker, attacker, wad(5)).await;
-    cli.chain
-        .ok(
-            attacker,
-            cli.addr(keys::MCD_ADM),
-            defender::chain::bindings::overloads::chiefVoteYaysCall { yays: vec![second_spell] },
-        )
-        .await;
-    cli.chain.ok(attacker, cli.addr(keys::MCD_ADM), DSChief::liftCall { whom: second_spell }).await;
-    cli.chain.ok(attacker, second_spell, defender::chain::bindings::DssExec::scheduleCall {}).await;
+    let second_spell = common::attack_again(&cli.chain).await.spell;
 
     let queue: serde_json::Value = serde_json::from_str(&cli.ok(5, &["queue", "--json"])).unwrap();
     assert_eq!(queue["plans"].as_array().unwrap().len(), 2);

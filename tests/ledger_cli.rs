@@ -13,7 +13,7 @@ use common::{activate, attack, mkr_balance, wad};
 use defender::chain::addresses::keys;
 use defender::chain::bindings::{DSChief, DSPause, DssDefender, ESM};
 use defender::signers::{self, DerivationPath, SignerArgs};
-use defender_sim::ledger::{Fault, LedgerConfig, LedgerSim};
+use defender_sim::ledger::{Fault, LedgerConfig, LedgerSim, Model as SimModel};
 
 const INS_SIGN_TX: u8 = 0x04;
 
@@ -328,32 +328,81 @@ async fn long_calldata_messages_and_typed_hashes_match_a_software_key() {
     assert_eq!(signer.typed_hash_screens(domain, struct_hash).unwrap(), sim.screens().pop().unwrap());
 }
 
-/// The model is said (Speculos carries no product id: `--ledger-model`), and a touch model's
-/// pages are not passed off as the Nanos' screens.
+/// On each of the five models of the recording, deposit, vote --lock and cancel are signed
+/// over Speculos's port with `--ledger-model`, and the preview listed every page or screen
+/// the simulated model then drew; the model is named in the preview and in `accounts`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_ledger_model_is_said_and_a_touch_model_gets_no_nano_screens() {
+async fn every_model_draws_what_the_preview_listed() {
     use common::cli::output;
     let sim = LedgerSim::start(LedgerConfig::default()).await.unwrap();
     let cli = Cli::start_signing_with(SignWith::Ledger(sim.addr())).await;
-    let preview = |extra: &[&str]| {
-        let out = output(cli.signed(0, &[&["deposit", "5", "--dry-run", "--json"][..], extra].concat()));
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["preview"].clone()
-    };
-    let nano = preview(&[]);
-    assert!(
-        nano["signer"].as_str().unwrap().starts_with("the Ledger Nano S Plus (Speculos"),
-        "{}",
-        nano["signer"]
-    );
-    assert!(nano["transactions"][1]["device_screens"].is_array());
-    let stax = preview(&["--ledger-model", "stax"]);
-    assert!(stax["signer"].as_str().unwrap().starts_with("the Ledger Stax (Speculos"), "{}", stax["signer"]);
-    for tx in stax["transactions"].as_array().unwrap() {
+    let chain = &cli.chain;
+    // One plan to cancel per model, then the defender is activated.
+    let mut plans = vec![attack(chain).await];
+    for _ in 1..SimModel::ALL.len() {
+        plans.push(common::attack_again(chain).await);
+    }
+    activate(chain).await;
+
+    for (model, plan) in SimModel::ALL.into_iter().zip(&plans) {
+        sim.set_model(model);
+        let plan = plan.id().to_string();
+        let runs: [&[&str]; 3] = [&["deposit", "100"], &["vote", "--lock", "100"], &["cancel", &plan]];
+        for args in runs {
+            sim.clear_log();
+            let args = [args, &["--yes", "--json", "--ledger-model", model.arg()]].concat();
+            let out = report(&cli.ok(2, &args));
+            let predicted = listed_screens(&out);
+            let drawn = sim.screens();
+            assert_eq!(predicted, drawn[drawn.len() - predicted.len()..], "{model:?} {args:?}");
+            let signer = out["preview"]["signer"].as_str().unwrap();
+            let name = ["Nano S Plus", "Nano X", "Stax", "Flex", "Apex P"][model as usize];
+            assert!(signer.starts_with(&format!("the Ledger {name} (Speculos")), "{signer}");
+            let txs = out["preview"]["transactions"].as_array().unwrap();
+            assert!(
+                txs.iter().all(|tx| tx
+                    .get("device_note")
+                    .is_none_or(|n| !n.as_str().unwrap().contains("not listed")))
+            );
+            if !model.touch() {
+                assert!(predicted.iter().all(|tx| tx.last().unwrap() != &["Hold to sign"]));
+                continue;
+            }
+            // Every transaction ends on the long press, numbered as the last page; a generic
+            // call shows its hash whole, after its fees on the Flex and Apex P only.
+            for (tx, pages) in txs.iter().zip(&predicted) {
+                let last = pages.last().unwrap();
+                assert_eq!(last[1], "Hold to sign", "{model:?}");
+                let count = pages.len() - 1;
+                assert_eq!(last[last.len() - 1], format!("{count} of {count}"));
+                if tx["device_shows_hash"] == true {
+                    let hash = tx["signing_hash"].as_str().unwrap();
+                    let page = pages.iter().find(|p| p.contains(&"Transaction hash".to_owned())).unwrap();
+                    assert!(page.contains(&hash.to_owned()), "{page:?}");
+                    assert_eq!(page.contains(&"Max fees".to_owned()), model != SimModel::Stax, "{model:?}");
+                }
+            }
+        }
+    }
+    let pause = cli.addr(keys::MCD_PAUSE);
+    for plan in &plans {
+        assert!(!chain.read(pause, DSPause::plansCall(plan.id())).await, "every plan was cancelled");
+    }
+
+    // A flow the recording lacks on a touch model is not guessed at: the preview says so.
+    sim.set_model(SimModel::Stax);
+    let out = output(cli.signed(
+        0,
+        &["deposit", "5", "--dry-run", "--json", "--ledger-debug-contracts", "--ledger-model", "stax"],
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let preview = &report(&text(&out.stdout))["preview"];
+    for tx in preview["transactions"].as_array().unwrap() {
         assert!(tx["device_screens"].is_null(), "{tx}");
+        let note = tx["device_note"].as_str().unwrap();
         assert!(
-            tx["device_note"].as_str().unwrap().contains("the Ledger Stax's pages are not listed"),
-            "{tx}"
+            note.contains("the Ledger Stax's pages for Debug contracts are not in the recording"),
+            "{note}"
         );
     }
     let speculos = sim.addr().to_string();

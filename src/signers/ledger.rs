@@ -18,7 +18,8 @@ use coins_ledger::{ApduAnswer, CommandBuilder, Ledger, LedgerError, Model, Statu
 use tokio::sync::Mutex;
 
 use super::ledger_model::LedgerModel;
-use super::screens::{Screen, ledger as screens};
+use super::screens::Screen;
+use super::screens::ledger::{self as screens, Layout};
 use super::{Backend, DerivationPath, Signer, SignerArgs};
 
 const CLA: u8 = 0xE0;
@@ -90,9 +91,21 @@ pub struct LedgerDevice {
 }
 
 impl LedgerDevice {
-    /// Whether its screens are the Nanos' ones, which the preview predicts.
-    fn predicted(&self) -> bool {
-        self.model.is_ok_and(|m| !m.touch())
+    /// How the model draws, if the recording has its screens.
+    fn layout(&self) -> Option<Layout> {
+        self.model.ok().and_then(Layout::of)
+    }
+
+    /// The screens of `tx`, or why they are not predicted.
+    fn predict(&self, tx: &TypedTransaction) -> Result<Vec<Screen>, String> {
+        let model = model_name(self.model);
+        let Some(layout) = self.layout() else {
+            return Err(format!(
+                "the Ledger {model}'s screens are not in the recording this defender predicts from"
+            ));
+        };
+        screens::transaction(tx, self.address, self.settings(), layout)
+            .map_err(|flow| format!("the Ledger {model}'s pages for {flow} are not in the recording"))
     }
 }
 
@@ -439,26 +452,23 @@ impl Backend for LedgerDevice {
     }
 
     fn screens(&self, tx: &TypedTransaction) -> Option<Vec<Screen>> {
-        self.predicted().then(|| screens::transaction(tx, self.address, self.settings()))
+        self.predict(tx).ok()
     }
 
     fn message_screens(&self, message: &[u8]) -> Option<Vec<Screen>> {
-        Some(screens::personal_message(message))
+        (self.layout() == Some(Layout::Buttons)).then(|| screens::personal_message(message))
     }
 
     fn typed_hash_screens(&self, domain: B256, message: B256) -> Option<Vec<Screen>> {
-        Some(screens::typed_hashes(domain, message))
+        (self.layout() == Some(Layout::Buttons)).then(|| screens::typed_hashes(domain, message))
     }
 
     fn note(&self, tx: &TypedTransaction) -> Option<String> {
         let own = screens::note(tx, self.settings()).map(str::to_owned);
-        if self.predicted() {
-            return own;
-        }
-        let model = model_name(self.model);
+        let Err(why) = self.predict(tx) else { return own };
         let unpredicted = format!(
-            "the Ledger {model}'s pages are not listed here (only the Nanos' screens are predicted yet): it shows the \
-             same fields on its own pages and signs with Hold to sign; compare what it shows with this preview"
+            "{why}, so they are not listed here: the device shows the same fields in its own way; compare them \
+             with this preview"
         );
         Some(match own {
             Some(own) => format!("{own}. {unpredicted}"),

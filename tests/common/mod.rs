@@ -200,6 +200,19 @@ pub async fn attack(chain: &Chain) -> Plan {
     plan_of(chain, spell).await
 }
 
+/// The attacker, already the hat, plots one more malicious spell and returns its plan.
+pub async fn attack_again(chain: &Chain) -> Plan {
+    let attacker = chain.holder(ATTACKER);
+    let spell = chain.mint_spell(attacker, attacker, wad(5)).await;
+    let chief = chain.addr(keys::MCD_ADM);
+    chain
+        .ok(attacker, chief, defender::chain::bindings::overloads::chiefVoteYaysCall { yays: vec![spell] })
+        .await;
+    chain.ok(attacker, chief, DSChief::liftCall { whom: spell }).await;
+    chain.ok(attacker, spell, DssExec::scheduleCall {}).await;
+    plan_of(chain, spell).await
+}
+
 pub async fn lock_and_vote(chain: &Chain, who: Address, amount: U256, spell: Address) {
     chain.world.lock_and_vote(who, amount, spell).await.unwrap();
 }

@@ -3,7 +3,8 @@
 //! predictions in `ledger.rs` and `trezor.rs` use only these words; what they compute (amounts,
 //! addresses, hashes, the paging) is theirs.
 
-/// The Ethereum app 1.22.0 on a Nano S Plus / Nano X, default settings but "Blind signing" on.
+/// The Ethereum app 1.22.0 on a Nano S Plus / Nano X, default settings but "Blind signing" on;
+/// the touch models share the field labels.
 pub mod ledger {
     /// The width the app wraps a line at: "about 19 characters a line".
     pub const LINE_WIDTH: usize = 19;
@@ -40,6 +41,31 @@ pub mod ledger {
     pub const VERIFY_PARAMETER: &str = "Verify parameter";
     pub const PARAMETER: &str = "Parameter";
     pub const CONFIRM_PARAMETER: &str = "Confirm parameter";
+}
+
+/// The same app on the touch models (Stax, Flex, Apex P): the texts their pages add to the
+/// Nanos' words above.
+pub mod ledger_touch {
+    /// The warning page's text under "Blind signing ahead" (the app's own spelling).
+    pub const BLIND_SIGNING_RISK: &str = "If you sign this transaction, you could loose your assets. \
+        Explore safer alternatives: ledger.com/integrated-apps";
+    pub const ACCEPT_RISK_AND_CONTINUE: &str = "Accept risk and continue";
+    pub const BACK_TO_SAFETY: &str = "Back to safety";
+    /// Under the review title on the first page.
+    pub const BLIND_SIGNING_REQUIRED: &str = "Blind signing required.";
+    /// One label for the whole hash, not paged in two.
+    pub const TRANSACTION_HASH: &str = "Transaction hash";
+    pub const ACCEPT_RISK_AND_SIGN: &str = "Accept risk and sign transaction?";
+    pub const ACCEPT_RISK_AND_SIGN_APPROVE: &str = "Accept risk and sign transaction to approve ERC20 token?";
+    /// The long press that signs.
+    pub const HOLD_TO_SIGN: &str = "Hold to sign";
+    /// On every review page, with its "N of M".
+    pub const REJECT: &str = "Reject";
+    /// Blind signing off (recorded on the Stax).
+    pub const CANNOT_CLEAR_SIGN: &str = "This transaction cannot be clear-signed";
+    pub const ENABLE_BLIND_SIGNING: &str = "Enable blind signing in the settings to sign this transaction.";
+    pub const GO_TO_SETTINGS: &str = "Go to settings";
+    pub const REJECT_TRANSACTION: &str = "Reject transaction";
 }
 
 /// The Trezor One, firmware 1.14.1 (the core models are drawn with the One's words too).

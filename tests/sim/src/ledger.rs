@@ -127,6 +127,26 @@
 //! - EIP-712 hashed: `["Review typed message"], ["Domain hash", "0x<hash>"], ["Message hash",
 //!   "0x<hash>"], ["Sign typed message"]` (not in the recording).
 //!
+//!
+//! With [`LedgerConfig::model`] a touch model ([`Model::Stax`], [`Model::Flex`], [`Model::ApexP`];
+//! the APDUs are the same), the screens are NBGL pages, each text one line (the recording gives
+//! no width for them), every review page closed by `"Reject", "<n> of <m>"`:
+//! - Contract call: `["Blind signing ahead", "If you sign this transaction, you could loose your
+//!   assets. Explore safer alternatives: ledger.com/integrated-apps", "Accept risk and continue",
+//!   "Back to safety"]`, then `["Review transaction", "Blind signing required."]`, `["From",
+//!   <from>, "To", <to>]` (the Stax adds `"Max fees", <fee>` here), `[("Max fees", <fee>) on the
+//!   Flex and Apex P, ("Network", <network>) off chain 1, "Transaction hash", "0x<64 digits>"]`,
+//!   `["Accept risk and sign transaction?", "Hold to sign"]`: 4 numbered pages.
+//! - ERC-20 approve: the same warning page, then `["Review transaction to approve ERC20 token",
+//!   "Blind signing required."]`, `["From", <from>, ("Network", <network>), "Max fees", <fee>]`,
+//!   `["Accept risk and sign transaction to approve ERC20 token?", "Hold to sign"]`: 3 pages.
+//! - Blind signing off: `["This transaction cannot be clear-signed", "Enable blind signing in
+//!   the settings to sign this transaction.", "Go to settings", "Reject transaction"]` (recorded
+//!   on the Stax, drawn so on all three).
+//! - Flows the recording lacks on these models (plain transfer, a call with ETH, Debug
+//!   contracts): one page `["(unrecorded flow)", <to>, <fee>]`, so a test cannot mistake it for
+//!   a prediction. Address, message and EIP-712 screens are the Nanos'.
+//!
 //! Addresses are EIP-55 checksummed with 0x; `<to>` is "New contract" for a creation. Amounts and
 //! fees are in ETH with trailing zeros trimmed (`0.002`, `1`, `0`); the max fee is
 //! `gas * maxFeePerGas` (EIP-1559) or `gas * gasPrice` (legacy, EIP-2930). The network is
@@ -193,6 +213,41 @@ pub struct LedgerConfig {
     pub mnemonic: String,
     /// "Debug contracts" in the app's settings. Default: off, as after a reset.
     pub debug_contracts: bool,
+    /// The model whose screens are drawn. Default: the Nano S Plus.
+    pub model: Model,
+}
+
+/// The models the recording has screens for. They answer the same APDUs and differ only in
+/// what they draw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Model {
+    #[default]
+    NanoSPlus,
+    NanoX,
+    Stax,
+    Flex,
+    ApexP,
+}
+
+impl Model {
+    /// Every model, in `--ledger-model`'s order.
+    pub const ALL: [Model; 5] = [Model::NanoSPlus, Model::NanoX, Model::Stax, Model::Flex, Model::ApexP];
+
+    /// The name `--ledger-model` takes.
+    pub fn arg(self) -> &'static str {
+        match self {
+            Model::NanoSPlus => "nanosp",
+            Model::NanoX => "nanox",
+            Model::Stax => "stax",
+            Model::Flex => "flex",
+            Model::ApexP => "apex_p",
+        }
+    }
+
+    /// A touch screen: pages, "Hold to sign".
+    pub fn touch(self) -> bool {
+        matches!(self, Model::Stax | Model::Flex | Model::ApexP)
+    }
 }
 
 impl Default for LedgerConfig {
@@ -202,6 +257,7 @@ impl Default for LedgerConfig {
             version: (1, 22, 0),
             mnemonic: TEST_MNEMONIC.to_string(),
             debug_contracts: false,
+            model: Model::NanoSPlus,
         }
     }
 }
@@ -277,9 +333,11 @@ struct State {
     armed: Option<(usize, Fault)>,
     blind_signing: bool,
     debug_contracts: bool,
+    model: Model,
     apdus: Vec<Apdu>,
-    /// Per request, its screens, each as its texts (a title, then its value if it has one).
-    screens: Vec<Vec<Vec<String>>>,
+    /// Per request, its screens, each as its texts (a title, then its value if it has one; a
+    /// touch page every text it holds), and whether they are drawn wrapped (the Nanos).
+    screens: Vec<(bool, Vec<Vec<String>>)>,
     flow: Flow,
 }
 
@@ -339,6 +397,7 @@ impl LedgerSim {
                 armed: None,
                 blind_signing: config.blind_signing,
                 debug_contracts: config.debug_contracts,
+                model: config.model,
                 apdus: Vec::new(),
                 screens: Vec::new(),
                 flow: Flow::Idle,
@@ -379,6 +438,11 @@ impl LedgerSim {
         self.shared.state().debug_contracts = on;
     }
 
+    /// Draw the screens of `model` from now on.
+    pub fn set_model(&self, model: Model) {
+        self.shared.state().model = model;
+    }
+
     /// Every APDU received, in order, with the status word answered.
     pub fn apdus(&self) -> Vec<Apdu> {
         self.shared.state().apdus.clone()
@@ -387,13 +451,20 @@ impl LedgerSim {
     /// Per signing or verification request, the screens the device showed, each as the lines
     /// it drew: every text wrapped at 19 characters (see the module docs).
     pub fn screens(&self) -> Vec<Vec<Vec<String>>> {
-        let drawn = |texts: &Vec<String>| texts.iter().flat_map(|t| wrap(t, LINE_WIDTH)).collect();
-        self.shared.state().screens.iter().map(|request| request.iter().map(drawn).collect()).collect()
+        let drawn = |wrapped: bool, texts: &Vec<String>| match wrapped {
+            true => texts.iter().flat_map(|t| wrap(t, LINE_WIDTH)).collect(),
+            false => texts.clone(),
+        };
+        let st = self.shared.state();
+        st.screens
+            .iter()
+            .map(|(wrapped, request)| request.iter().map(|s| drawn(*wrapped, s)).collect())
+            .collect()
     }
 
     /// Per request, every text it showed in order, unwrapped: titles and values alike.
     pub fn texts(&self) -> Vec<Vec<String>> {
-        self.shared.state().screens.iter().map(|request| request.concat()).collect()
+        self.shared.state().screens.iter().map(|(_, request)| request.concat()).collect()
     }
 
     /// Forget the APDU and screen logs.
@@ -555,7 +626,7 @@ impl Shared {
         let signer = self.signer(&path).map_err(|_| sw::INVALID_DATA)?;
         let address = signer.address();
         if apdu.p1 == 1 {
-            st.screens.push(vec![vec!["Verify address".to_string(), address.to_checksum(None)]]);
+            st.screens.push((true, vec![vec!["Verify address".to_string(), address.to_checksum(None)]]));
             if st.fault == Fault::RejectOnDevice {
                 return Err(sw::CONDITIONS_NOT_SATISFIED);
             }
@@ -619,7 +690,18 @@ impl Shared {
         };
         let contract_call = !data.is_empty();
         if contract_call && !st.blind_signing {
-            st.screens.push(vec![vec!["Blind signing must be enabled in settings".to_string()]]);
+            let refusal = if st.model.touch() {
+                vec![
+                    "This transaction cannot be clear-signed",
+                    "Enable blind signing in the settings to sign this transaction.",
+                    "Go to settings",
+                    "Reject transaction",
+                ]
+            } else {
+                vec!["Blind signing must be enabled in settings"]
+            };
+            let touch = st.model.touch();
+            st.screens.push((!touch, vec![refusal.into_iter().map(String::from).collect()]));
             return Err(sw::INVALID_DATA);
         }
         let signer = self.signer(&flow.path).map_err(|_| sw::INVALID_DATA)?;
@@ -655,7 +737,21 @@ impl Shared {
         let fee = format!("{} {unit}", format_ether(max_fee));
         let from = signer.address().to_checksum(None);
         let warning = ["Blind signing ahead", "To accept risk, press both buttons"];
-        if approve && !st.debug_contracts {
+        if st.model.touch() {
+            let pages = touch_pages(TouchTx {
+                stax: st.model == Model::Stax,
+                approve: approve && !st.debug_contracts,
+                contract_call,
+                value: !value.is_zero(),
+                debug_contracts: st.debug_contracts,
+                from: &from,
+                to: &to_display,
+                fee: &fee,
+                network: network.as_deref(),
+                hash: &format!("{hash:#x}"),
+            });
+            st.screens.push((false, pages));
+        } else if approve && !st.debug_contracts {
             show(&warning);
             show(&["Review transaction to approve ERC20 token"]);
             show(&["From", &from]);
@@ -699,7 +795,9 @@ impl Shared {
             }
             show(&["Sign transaction"]);
         }
-        st.screens.push(screens);
+        if !st.model.touch() {
+            st.screens.push((true, screens));
+        }
         if let Some((0, fault)) = st.armed {
             st.fault = fault;
             st.armed = None;
@@ -763,11 +861,14 @@ impl Shared {
         } else {
             format!("0x{}", hex::encode(&flow.message))
         };
-        st.screens.push(vec![
-            vec!["Review message".to_string()],
-            vec!["Message".to_string(), shown],
-            vec!["Sign message".to_string()],
-        ]);
+        st.screens.push((
+            true,
+            vec![
+                vec!["Review message".to_string()],
+                vec!["Message".to_string(), shown],
+                vec!["Sign message".to_string()],
+            ],
+        ));
         if st.fault == Fault::RejectOnDevice {
             return Err(sw::CONDITIONS_NOT_SATISFIED);
         }
@@ -786,12 +887,15 @@ impl Shared {
             return Err(sw::INVALID_DATA);
         }
         let (domain, message) = rest.split_at(32);
-        st.screens.push(vec![
-            vec!["Review typed message".to_string()],
-            vec!["Domain hash".to_string(), format!("0x{}", hex::encode(domain))],
-            vec!["Message hash".to_string(), format!("0x{}", hex::encode(message))],
-            vec!["Sign typed message".to_string()],
-        ]);
+        st.screens.push((
+            true,
+            vec![
+                vec!["Review typed message".to_string()],
+                vec!["Domain hash".to_string(), format!("0x{}", hex::encode(domain))],
+                vec!["Message hash".to_string(), format!("0x{}", hex::encode(message))],
+                vec!["Sign typed message".to_string()],
+            ],
+        ));
         if st.fault == Fault::RejectOnDevice {
             return Err(sw::CONDITIONS_NOT_SATISFIED);
         }
@@ -870,6 +974,60 @@ fn parse_path_str(path: &str) -> Option<Vec<u32>> {
             (n < 0x8000_0000).then_some(n | hardened)
         })
         .collect()
+}
+
+/// What a touch model's pages show of a transaction.
+struct TouchTx<'a> {
+    stax: bool,
+    approve: bool,
+    contract_call: bool,
+    value: bool,
+    debug_contracts: bool,
+    from: &'a str,
+    to: &'a str,
+    fee: &'a str,
+    network: Option<&'a str>,
+    hash: &'a str,
+}
+
+/// The pages of a Stax, Flex or Apex P (see the module docs).
+fn touch_pages(tx: TouchTx<'_>) -> Vec<Vec<String>> {
+    let owned = |texts: &[&str]| texts.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+    if !tx.contract_call || tx.value || tx.debug_contracts {
+        // Not in the recording: drawn as one page of the fields, marked as unrecorded.
+        return vec![owned(&["(unrecorded flow)", tx.to, tx.fee])];
+    }
+    let network: Vec<&str> = tx.network.map(|n| vec!["Network", n]).unwrap_or_default();
+    let pages: Vec<Vec<String>> = if tx.approve {
+        vec![
+            owned(&["Review transaction to approve ERC20 token", "Blind signing required."]),
+            owned(&[&["From", tx.from][..], &network, &["Max fees", tx.fee]].concat()),
+            owned(&["Accept risk and sign transaction to approve ERC20 token?", "Hold to sign"]),
+        ]
+    } else {
+        let fees = ["Max fees", tx.fee];
+        let (beside_parties, beside_network): (&[&str], &[&str]) =
+            if tx.stax { (&fees, &[]) } else { (&[], &fees) };
+        vec![
+            owned(&["Review transaction", "Blind signing required."]),
+            owned(&[&["From", tx.from, "To", tx.to][..], beside_parties].concat()),
+            owned(&[beside_network, &network, &["Transaction hash", tx.hash]].concat()),
+            owned(&["Accept risk and sign transaction?", "Hold to sign"]),
+        ]
+    };
+    let count = pages.len();
+    let mut out = vec![owned(&[
+        "Blind signing ahead",
+        "If you sign this transaction, you could loose your assets. Explore safer alternatives: ledger.com/integrated-apps",
+        "Accept risk and continue",
+        "Back to safety",
+    ])];
+    for (i, mut page) in pages.into_iter().enumerate() {
+        page.push("Reject".to_string());
+        page.push(format!("{} of {count}", i + 1));
+        out.push(page);
+    }
+    out
 }
 
 /// About how many characters fit on a line of a Nano S Plus / Nano X.

@@ -13,7 +13,7 @@ use coins_ledger::transports::LedgerTransport;
 use coins_ledger::transports::speculos::SpeculosTransport;
 use coins_ledger::{LedgerError, Model};
 use defender_sim::TEST_MNEMONIC;
-use defender_sim::ledger::{Fault, LedgerConfig, LedgerSim};
+use defender_sim::ledger::{Fault, LedgerConfig, LedgerSim, Model as SimModel};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -784,4 +784,74 @@ async fn screens_line_by_line_and_debug_contracts() {
     assert_eq!(texts[10], "00:00:00:07");
     let hash = format!("{:#x}", tx.signature_hash());
     assert!(texts.contains(&"To".to_owned()) && texts.contains(&hash[34..].to_owned()), "{texts:?}");
+}
+
+/// The touch models sign the same APDUs with the same signatures, and draw the recorded pages:
+/// the Stax with the fees beside From and To, the Flex and Apex P beside the Network; the
+/// approve in three pages; blind signing off as the Stax words it.
+#[tokio::test]
+async fn touch_models_draw_their_pages_and_sign_alike() {
+    let sim = sim().await;
+    let mut t = connect(&sim).await;
+    let tx = eip1559(31337, 0, calldata(300), U256::ZERO);
+    let hash = format!("{:#x}", tx.signature_hash());
+    let chunks = chunks(&stream(&PATH0, &encode(&tx)), 255);
+    let nano = last_answer(sign_chunks(&mut t, &chunks).await).unwrap();
+    let from = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+    let to = TARGET.to_checksum(None);
+    for model in [SimModel::Stax, SimModel::Flex, SimModel::ApexP] {
+        sim.set_model(model);
+        assert_eq!(
+            last_answer(sign_chunks(&mut t, &chunks).await).unwrap(),
+            nano,
+            "{model:?}: the same signature"
+        );
+        let pages = sim.screens().pop().unwrap();
+        assert_eq!(pages.len(), 5, "{model:?}: the warning, then 4 pages");
+        assert_eq!(pages[0][2..], s(&["Accept risk and continue", "Back to safety"]));
+        assert_eq!(pages[1], s(&["Review transaction", "Blind signing required.", "Reject", "1 of 4"]));
+        let (second, third) = if model == SimModel::Stax {
+            (
+                s(&["From", from, "To", &to, "Max fees", "0.002 ???", "Reject", "2 of 4"]),
+                s(&["Network", "31337"]),
+            )
+        } else {
+            (
+                s(&["From", from, "To", &to, "Reject", "2 of 4"]),
+                s(&["Max fees", "0.002 ???", "Network", "31337"]),
+            )
+        };
+        assert_eq!(pages[2], second, "{model:?}");
+        assert_eq!(pages[3][..third.len()], third[..], "{model:?}");
+        assert_eq!(pages[3][third.len()..], s(&["Transaction hash", &hash, "Reject", "3 of 4"]), "{model:?}");
+        assert_eq!(pages[4], s(&["Accept risk and sign transaction?", "Hold to sign", "Reject", "4 of 4"]));
+    }
+
+    let mut approve = vec![0x09, 0x5e, 0xa7, 0xb3];
+    approve.extend_from_slice(&[0x11; 64]);
+    let tx = eip1559(1, 0, approve.into(), U256::ZERO);
+    assert!(
+        last_answer(sign_chunks(&mut t, &chunks_avoiding(&stream(&PATH0, &encode(&tx)), 0)).await).is_ok()
+    );
+    let pages = sim.screens().pop().unwrap();
+    assert_eq!(pages.len(), 4, "the warning, then 3 pages");
+    assert_eq!(pages[2], s(&["From", from, "Max fees", "0.002 ETH", "Reject", "2 of 3"]));
+    assert_eq!(
+        pages[3][..2],
+        s(&["Accept risk and sign transaction to approve ERC20 token?", "Hold to sign"])
+    );
+
+    sim.set_blind_signing(false);
+    let tx = eip1559(1, 0, calldata(40), U256::ZERO);
+    let refused = last_answer(sign_chunks(&mut t, &chunks_avoiding(&stream(&PATH0, &encode(&tx)), 0)).await);
+    assert_eq!(refused, Err(0x6A80), "refused as on the Nanos");
+    assert_eq!(
+        sim.screens().pop().unwrap(),
+        [s(&[
+            "This transaction cannot be clear-signed",
+            "Enable blind signing in the settings to sign this transaction.",
+            "Go to settings",
+            "Reject transaction",
+        ])]
+    );
 }

@@ -4,11 +4,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use defender_sim::ledger::{Fault, LedgerConfig, LedgerSim};
+use defender_sim::ledger::{Fault, LedgerConfig, LedgerSim, Model};
 
 const USAGE: &str = "\
 usage: ledger-sim [--port PORT] [--host HOST] [--blind-signing on|off] [--version X.Y.Z]
-                  [--mnemonic WORDS] [--locked | --wrong-app | --busy | --reject | --disconnect-during-sign]
+                  [--model nanosp|nanox|stax|flex|apex_p] [--mnemonic WORDS] [--locked | --wrong-app | --busy | --reject | --disconnect-during-sign]
                   [--quiet]
 
 Simulates Ledger's Ethereum app behind Speculos's APDU socket (default 127.0.0.1:9999).
@@ -55,6 +55,12 @@ fn parse_args() -> Result<Args, String> {
                 config.version = (major, minor, patch);
             }
             "--mnemonic" => config.mnemonic = value("--mnemonic")?,
+            "--model" => {
+                let name = value("--model")?;
+                config.model = Model::ALL.into_iter().find(|m| m.arg() == name).ok_or_else(|| {
+                    format!("--model: expected nanosp, nanox, stax, flex or apex_p, got {name:?}")
+                })?;
+            }
             "--locked" => fault = Fault::Locked,
             "--wrong-app" => fault = Fault::WrongApp,
             "--busy" => fault = Fault::Busy,
