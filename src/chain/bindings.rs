@@ -187,6 +187,7 @@ pub mod bytecode {
         DSS_EXEC => "DssExec.bin",
         MINT_ACTION => "MintAction.bin",
         DEFENDER_LENS => "DefenderLens.bin",
+        PLAN_STATES => "PlanStates.bin",
         SKY => "Sky.bin",
         MKR_SKY => "MkrSky.bin",
         CHIEF => "Chief.bin",

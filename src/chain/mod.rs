@@ -3,8 +3,10 @@
 pub mod addresses;
 pub mod anvil;
 pub mod bindings;
+pub mod calls;
 pub mod discovery;
 pub mod governance;
+pub mod limits;
 pub mod pause_log;
 pub mod pool;
 pub mod rpc;

@@ -4,12 +4,14 @@
 //! id check, so preparing an action costs as few round trips as possible. `ws(s)://` opens the
 //! socket at once; besides answering requests it can push new heads, which `watch` follows.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::providers::{DynProvider, Provider, ProviderBuilder, WsConnect};
 use alloy::transports::{RpcError, TransportErrorKind};
 use anyhow::{Context, Result, anyhow, bail};
 
+use super::limits::Limits;
 use super::tls;
 
 /// How long one request may take before the RPC is declared unresponsive.
@@ -25,6 +27,8 @@ const WS_REDIAL_INTERVAL: Duration = Duration::from_millis(500);
 pub struct Connection {
     pub provider: DynProvider,
     pub url: String,
+    /// What the endpoint was found to accept, shared by every clone.
+    pub limits: Arc<Limits>,
 }
 
 /// Connects to `url`: `http://`, `https://`, `ws://` or `wss://`.
@@ -34,6 +38,7 @@ pub async fn connect(url: &str) -> Result<Connection> {
         format!("--rpc-url {url:?} is not a URL (expected e.g. http://127.0.0.1:8545 or wss://host/path)")
     })?;
     let builder = ProviderBuilder::new().disable_recommended_fillers();
+    let websocket = matches!(parsed.scheme(), "ws" | "wss");
     let provider = match parsed.scheme() {
         "http" | "https" => http_provider(parsed),
         "ws" | "wss" => {
@@ -45,7 +50,7 @@ pub async fn connect(url: &str) -> Result<Connection> {
             "--rpc-url {url:?}: the scheme {other}:// is not served; use http://, https://, ws:// or wss://"
         ),
     };
-    Ok(Connection { provider, url: url.to_owned() })
+    Ok(Connection { provider, url: url.to_owned(), limits: Arc::new(Limits::new(websocket)) })
 }
 
 impl Connection {

@@ -3,8 +3,9 @@
 //! only blocks at least [`SAFE_DEPTH`] below the head they were read at; everything above is
 //! read again each time, so a reorg there cannot leave a stale log behind.
 //!
-//! The cache only saves `eth_getLogs` requests: the state of each plan is still asked of the
-//! chain (`plans(id)`), and a file that cannot be read is ignored with a warning.
+//! The cache only saves `eth_getLogs` requests: the state of each plan the logs leave open is
+//! still asked of the chain (`plans(id)`), and a file that cannot be read is ignored with a
+//! warning. What the provider was found to accept is kept beside it (`chain::limits`).
 
 use std::path::{Path, PathBuf};
 

@@ -11,17 +11,14 @@ pub mod scan;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
-use alloy::providers::Provider;
-use alloy::rpc::client::BatchRequest;
-use alloy::rpc::types::{BlockId, Filter, Log, TransactionRequest};
+use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::{SolCall, SolEvent, SolValue};
 use anyhow::{Result, anyhow};
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::chain::bindings::{Chief, DSPause, DssExec, EmergencyDropSpell, LogNote, Protego};
+use crate::chain::calls::Calls;
 use crate::chain::rpc::Connection;
 use cache::{LogCache, SAFE_DEPTH, Scope};
 pub use scan::Chunking;
@@ -161,6 +158,9 @@ pub async fn history(
     options: &ScanOptions,
 ) -> Result<(Vec<Log>, ReadReport)> {
     let (from, to) = (options.from_block, options.to_block);
+    if let Some(dir) = &options.cache_dir {
+        connection.limits.load(dir, &connection.url);
+    }
     let mut addresses = vec![contracts.pause];
     let mut topics = vec![
         selector_topic(DSPause::plotCall::SELECTOR),
@@ -272,6 +272,19 @@ fn decode_deploy(protego: Address, log: &Log) -> Option<(Address, u64)> {
     Some((event.data.dropSpell, log.block_number.unwrap_or_default()))
 }
 
+/// Plans checked per deployless PlanStates call: about 3 million gas and 32 KB of calldata,
+/// well inside what providers allow one `eth_call` (and its answer, a byte a plan, inside
+/// the 24,576 bytes a constructor may return).
+const PLAN_STATES_PER_CALL: usize = 1_000;
+
+/// PlanStates' creation code with its arguments: whether `pause` still holds each of `ids`.
+fn plan_states_code(pause: Address, ids: Vec<B256>) -> Vec<u8> {
+    let mut code =
+        hex::decode(crate::chain::bindings::bytecode::PLAN_STATES.trim()).expect("abi/PlanStates.bin is hex");
+    code.extend((pause, ids).abi_encode_params());
+    code
+}
+
 /// The queue, read up to `options.to_block`, every state read at that block. `also_spells`
 /// are read as drop spells too (a hat deployed before `from_block`, say).
 pub async fn queue(
@@ -330,14 +343,26 @@ pub async fn queue(
         }
     }
 
-    // One set of batched calls, all at the head the logs were read to.
+    // One set of batched calls, all at the head the logs were read to. A plan whose latest plot
+    // was followed by a drop or exec note is closed: only the others are checked against
+    // `plans(id)`, which still catches a provider that left a drop out, a thousand at a time
+    // in a deployless PlanStates call. One `description()` per spell, however many plans it
+    // plotted.
     let mut calls = Calls::default();
-    let queued: Vec<usize> =
-        plans.iter().map(|p| calls.add(contracts.pause, DSPause::plansCall(p.id))).collect();
-    let described: Vec<(usize, usize)> = (0..plans.len())
-        .filter(|&i| !closed_by_note.contains(&plans[i].id))
-        .map(|i| (i, calls.add(plans[i].plotted_by, DssExec::descriptionCall {})))
+    let unclosed: Vec<usize> = (0..plans.len()).filter(|&i| !closed_by_note.contains(&plans[i].id)).collect();
+    let state_reads: Vec<(&[usize], usize)> = unclosed
+        .chunks(PLAN_STATES_PER_CALL)
+        .map(|chunk| {
+            let ids: Vec<B256> = chunk.iter().map(|&i| plans[i].id).collect();
+            (chunk, calls.add_deployless(plan_states_code(contracts.pause, ids)))
+        })
         .collect();
+    let mut descriptions: HashMap<Address, usize> = HashMap::new();
+    for plan in plans.iter().filter(|p| !closed_by_note.contains(&p.id)) {
+        descriptions
+            .entry(plan.plotted_by)
+            .or_insert_with(|| calls.add(plan.plotted_by, DssExec::descriptionCall {}));
+    }
     let spell_reads: Vec<[usize; 5]> = spells
         .iter()
         .map(|&(spell, _)| {
@@ -352,17 +377,34 @@ pub async fn queue(
         .collect();
     let answers = calls.run(connection, options.to_block).await?;
 
-    for (plan, &at) in plans.iter_mut().zip(&queued) {
-        let queued = answers[at]
-            .as_ref()
-            .and_then(|b| DSPause::plansCall::abi_decode_returns(b).ok())
-            .ok_or_else(|| {
+    let mut queued = vec![false; plans.len()];
+    let mut unanswered = Vec::new();
+    for (chunk, at) in state_reads {
+        // One byte a plan, 1 where the pause still holds it.
+        match answers[at].as_ref().filter(|states| states.len() == chunk.len()) {
+            Some(states) => chunk.iter().zip(states.iter()).for_each(|(&i, state)| queued[i] = *state == 1),
+            // Refused (a gas or size cap on eth_call, say): each of its plans asked on its own.
+            None => unanswered.extend_from_slice(chunk),
+        }
+    }
+    if !unanswered.is_empty() {
+        let mut one_by_one = Calls::default();
+        for &i in &unanswered {
+            one_by_one.add(contracts.pause, DSPause::plansCall(plans[i].id));
+        }
+        let answers = one_by_one.run(connection, options.to_block).await?;
+        for (&i, answer) in unanswered.iter().zip(answers) {
+            let state = answer.as_ref().and_then(|b| DSPause::plansCall::abi_decode_returns(b).ok());
+            queued[i] = state.ok_or_else(|| {
                 anyhow!(
                     "DSPause {} did not answer plans({}): try again, or another --rpc-url",
                     contracts.pause,
-                    plan.id
+                    plans[i].id
                 )
             })?;
+        }
+    }
+    for (plan, &queued) in plans.iter_mut().zip(&queued) {
         plan.state = match (queued, executed.contains(&plan.id)) {
             (true, _) if plan.key.eta <= U256::from(now) => PlanState::Executable,
             (true, _) => PlanState::Pending,
@@ -370,13 +412,16 @@ pub async fn queue(
             (false, false) => PlanState::Dropped,
         };
     }
-    for (i, at) in described {
-        if let Some(text) =
-            answers[at].as_ref().and_then(|b| DssExec::descriptionCall::abi_decode_returns(b).ok())
-            && !text.is_empty()
-        {
-            plans[i].description = Some(text);
-        }
+    let described: HashMap<Address, String> = descriptions
+        .into_iter()
+        .filter_map(|(spell, at)| {
+            let text =
+                answers[at].as_ref().and_then(|b| DssExec::descriptionCall::abi_decode_returns(b).ok())?;
+            (!text.is_empty()).then_some((spell, text))
+        })
+        .collect();
+    for plan in plans.iter_mut().filter(|p| !closed_by_note.contains(&p.id)) {
+        plan.description = described.get(&plan.plotted_by).cloned();
     }
     for (&(address, deployed_in), at) in spells.iter().zip(&spell_reads) {
         let get = |k: usize| answers[at[k]].as_ref();
@@ -394,45 +439,12 @@ pub async fn queue(
             plans[i].drop_spells.push(DropSpell { address, deployed_in, approvals });
         }
     }
+    if let Some(dir) = &options.cache_dir
+        && let Err(e) = connection.limits.store(dir, &connection.url)
+    {
+        eprintln!("warning: what the provider accepts could not be kept in {} ({e})", dir.display());
+    }
     Ok(Queue { plans, read })
-}
-
-/// Read-only calls gathered first and sent as JSON-RPC batches, a thousand at a time.
-#[derive(Default)]
-struct Calls {
-    requests: Vec<TransactionRequest>,
-}
-
-impl Calls {
-    fn add(&mut self, to: Address, call: impl SolCall) -> usize {
-        self.requests.push(TransactionRequest::default().with_to(to).with_input(call.abi_encode()));
-        self.requests.len() - 1
-    }
-
-    /// Each call's output at `block`; `None` where it reverted.
-    async fn run(self, connection: &Connection, block: u64) -> Result<Vec<Option<Bytes>>> {
-        let at = BlockId::number(block);
-        let batches = self.requests.chunks(1_000).map(|chunk| async move {
-            let mut batch = BatchRequest::new(connection.provider.client());
-            let waiters: Vec<_> = chunk
-                .iter()
-                .map(|call| batch.add_call::<_, Bytes>("eth_call", &(call, at)))
-                .collect::<Result<_, _>>()?;
-            connection.timed(batch.send()).await?;
-            let mut out = Vec::with_capacity(waiters.len());
-            for waiter in waiters {
-                out.push(waiter.await.ok());
-            }
-            Ok::<_, anyhow::Error>(out)
-        });
-        // A few batches in flight at once, answers kept in order.
-        let answers: Vec<Result<Vec<Option<Bytes>>>> = stream::iter(batches).buffered(4).collect().await;
-        let mut out = Vec::with_capacity(self.requests.len());
-        for answer in answers {
-            out.extend(answer?);
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! A JSON-RPC HTTP proxy in front of a node: it records the methods of every request, can
 //! answer chosen methods with "method not found" (a node that lacks them) or with a set result
-//! (a node in another state), and can go down and come back (a provider outage), for tests and
-//! benchmarks.
+//! (a node in another state), can go down and come back (a provider outage), and can enforce a
+//! hosted provider's limits (calls per batch, blocks or results per `eth_getLogs`), for tests
+//! and benchmarks.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -21,6 +22,39 @@ struct Shared {
     refused: Mutex<HashSet<String>>,
     answers: Mutex<HashMap<String, serde_json::Value>>,
     down: AtomicBool,
+    /// The selector of every `eth_call`, in order.
+    call_selectors: Mutex<Vec<[u8; 4]>>,
+    limits: Mutex<ProviderLimits>,
+}
+
+/// A hosted provider's limits, as the proxy enforces them.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderLimits {
+    /// Batches of more calls than this are refused as `batch_refusal` says.
+    pub batch_calls: Option<usize>,
+    pub batch_refusal: BatchRefusal,
+    /// `eth_getLogs` over more blocks than this is answered with error -32602 and
+    /// `range_message` (`{cap}` in it becomes the cap).
+    pub log_blocks: Option<u64>,
+    pub range_message: String,
+    /// `eth_getLogs` finding more logs than this is answered with error -32005 "query returned
+    /// more than N results", suggesting a range that would fit, as Infura does.
+    pub log_results: Option<usize>,
+    /// `eth_call`s whose input starts with these bytes fail with "out of gas", as a call over
+    /// a provider's gas cap does.
+    pub out_of_gas_calls: Option<Vec<u8>>,
+}
+
+/// How a batch over the limit is refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BatchRefusal {
+    /// One error object, `-32600 batch too large`, for the whole batch.
+    #[default]
+    OneError,
+    /// HTTP 413 with no JSON-RPC body.
+    Http413,
+    /// The first calls answered, each one past the limit with `-32005 batch limit exceeded`.
+    PerCall,
 }
 
 /// A running proxy; it stops when dropped.
@@ -82,6 +116,16 @@ impl RpcProxy {
         self.shared.down.store(down, Ordering::SeqCst);
     }
 
+    /// Enforce `limits` from now on.
+    pub fn set_limits(&self, limits: ProviderLimits) {
+        *self.shared.limits.lock().unwrap() = limits;
+    }
+
+    /// How many `eth_call`s so far called the function with `selector`.
+    pub fn calls_of(&self, selector: [u8; 4]) -> usize {
+        self.shared.call_selectors.lock().unwrap().iter().filter(|s| **s == selector).count()
+    }
+
     /// Every `eth_getLogs` block range asked so far (`fromBlock`, `toBlock`).
     pub fn log_ranges(&self) -> Vec<(u64, u64)> {
         self.shared.log_ranges.lock().unwrap().clone()
@@ -90,6 +134,99 @@ impl RpcProxy {
     /// Per HTTP request so far, the methods it carried.
     pub fn requests(&self) -> Vec<Vec<String>> {
         self.shared.seen.lock().unwrap().clone()
+    }
+}
+
+fn json_response(body: &serde_json::Value) -> String {
+    let body = body.to_string();
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// An `eth_getLogs` call's `fromBlock` and `toBlock`.
+fn log_range(call: &serde_json::Value) -> (u64, u64) {
+    let block = |key: &str| {
+        let text = call["params"][0][key].as_str().unwrap_or("0x0");
+        u64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap_or(u64::MAX)
+    };
+    (block("fromBlock"), block("toBlock"))
+}
+
+/// The node's `answer` to `request`, with each call past a limit answered with its error.
+fn limit(
+    limits: &ProviderLimits,
+    request: &serde_json::Value,
+    answer: serde_json::Value,
+) -> serde_json::Value {
+    let error = |id: &serde_json::Value, code: i64, message: String| serde_json::json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } });
+    let judge = |position: usize, call: &serde_json::Value, reply: serde_json::Value| {
+        if let Some(max) = limits.batch_calls
+            && limits.batch_refusal == BatchRefusal::PerCall
+            && request.is_array()
+            && position >= max
+        {
+            return error(
+                &call["id"],
+                -32005,
+                format!("batch limit exceeded: at most {max} calls per batch"),
+            );
+        }
+        if call["method"] == "eth_call"
+            && let Some(prefix) = &limits.out_of_gas_calls
+        {
+            let input =
+                call["params"][0]["input"].as_str().or(call["params"][0]["data"].as_str()).unwrap_or("");
+            if hex::decode(input.trim_start_matches("0x")).is_ok_and(|bytes| bytes.starts_with(prefix)) {
+                return error(
+                    &call["id"],
+                    -32000,
+                    "out of gas: gas required exceeds allowance (1000000)".into(),
+                );
+            }
+        }
+        if call["method"] != "eth_getLogs" {
+            return reply;
+        }
+        let (from, to) = log_range(call);
+        if let Some(cap) = limits.log_blocks
+            && to.saturating_sub(from).saturating_add(1) > cap
+        {
+            return error(&call["id"], -32602, limits.range_message.replace("{cap}", &cap.to_string()));
+        }
+        if let (Some(max), Some(logs)) = (limits.log_results, reply["result"].as_array())
+            && logs.len() > max
+        {
+            // The block of the log past the limit ends the range that fits, as Infura suggests.
+            let block = |log: &serde_json::Value| {
+                u64::from_str_radix(log["blockNumber"].as_str().unwrap_or("0x0").trim_start_matches("0x"), 16)
+                    .unwrap_or(0)
+            };
+            let until = block(&logs[max]).saturating_sub(1);
+            let hint = if until >= from && block(&logs[0]) <= until {
+                format!(" Try with this block range [{from:#x}, {until:#x}].")
+            } else {
+                String::new()
+            };
+            return error(&call["id"], -32005, format!("query returned more than {max} results.{hint}"));
+        }
+        reply
+    };
+    match (request, answer) {
+        (serde_json::Value::Array(calls), serde_json::Value::Array(replies)) => {
+            let mut by_id: HashMap<String, serde_json::Value> =
+                replies.into_iter().map(|r| (r["id"].to_string(), r)).collect();
+            let limited = calls
+                .iter()
+                .enumerate()
+                .filter_map(|(i, call)| {
+                    by_id.remove(&call["id"].to_string()).map(|reply| judge(i, call, reply))
+                })
+                .collect();
+            serde_json::Value::Array(limited)
+        }
+        (call, reply) => judge(0, call, reply),
     }
 }
 
@@ -136,12 +273,34 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, state: Arc<Shared>) 
             serde_json::Value::Array(items) => items.iter().collect(),
             single => vec![single],
         };
-        for call in calls.into_iter().filter(|c| c["method"] == "eth_getLogs") {
-            let block = |key: &str| {
-                let text = call["params"][0][key].as_str().unwrap_or("0x0");
-                u64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap_or(u64::MAX)
+        for call in calls.iter().filter(|c| c["method"] == "eth_getLogs") {
+            state.log_ranges.lock().unwrap().push(log_range(call));
+        }
+        for call in calls.iter().filter(|c| c["method"] == "eth_call") {
+            let input =
+                call["params"][0]["input"].as_str().or(call["params"][0]["data"].as_str()).unwrap_or("");
+            let mut selector = [0u8; 4];
+            if let Ok(bytes) = hex::decode(input.trim_start_matches("0x").get(..8).unwrap_or("")) {
+                selector.copy_from_slice(&bytes);
+            }
+            state.call_selectors.lock().unwrap().push(selector);
+        }
+        let limits = state.limits.lock().unwrap().clone();
+        if let (Some(max), serde_json::Value::Array(items)) = (limits.batch_calls, &body)
+            && items.len() > max
+            && limits.batch_refusal != BatchRefusal::PerCall
+        {
+            let response = match limits.batch_refusal {
+                BatchRefusal::Http413 => {
+                    "HTTP/1.1 413 Payload Too Large\r\ncontent-type: text/plain\r\ncontent-length: 17\r\n\r\nrequest too large"
+                        .to_owned()
+                }
+                _ => json_response(&serde_json::json!({
+                    "jsonrpc": "2.0", "id": null, "error": { "code": -32600, "message": "batch too large" },
+                })),
             };
-            state.log_ranges.lock().unwrap().push((block("fromBlock"), block("toBlock")));
+            client.write_all(response.as_bytes()).await?;
+            continue;
         }
         let refused = {
             let refused = state.refused.lock().unwrap();
@@ -168,6 +327,18 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, state: Arc<Shared>) 
         }
         server.write_all(&request).await?;
         match read_message(&mut server, &mut from_server).await? {
+            Some(response)
+                if limits.log_blocks.is_some()
+                    || limits.log_results.is_some()
+                    || limits.batch_calls.is_some()
+                    || limits.out_of_gas_calls.is_some() =>
+            {
+                let start = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4);
+                let answer: serde_json::Value =
+                    serde_json::from_slice(&response[start..]).unwrap_or_default();
+                let limited = limit(&limits, &body, answer);
+                client.write_all(json_response(&limited).as_bytes()).await?;
+            }
             Some(response) => client.write_all(&response).await?,
             None => return Ok(()),
         }
