@@ -178,12 +178,7 @@ async fn queue(b: &Bench) {
     let built = Instant::now();
     p.anvil_set_auto_mine(false).await.unwrap();
     for i in 0..plots {
-        let plot = DSPause::plotCall {
-            usr: Address::repeat_byte(0x42),
-            tag: B256::repeat_byte(7),
-            fax: vec![0u8; 4].into(),
-            eta: U256::from(4_000_000_000u64 + i as u64),
-        };
+        let plot = common::direct_plot(i as u64);
         let tx = TransactionRequest::default()
             .with_from(plotter)
             .with_to(pause)

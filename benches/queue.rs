@@ -22,15 +22,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy::network::TransactionBuilder;
-use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolCall;
-use common::{ATTACKER, Chain, attack};
+use common::{Chain, attack, attacker_as_hat, direct_plot};
 use defender::chain::addresses::keys;
-use defender::chain::bindings::overloads::chiefVoteYaysCall;
-use defender::chain::bindings::{DSChief, DSPause};
 use defender_sim::rpc_proxy::{ProviderLimits, RpcProxy};
 
 const RUNS: usize = 5;
@@ -95,19 +92,12 @@ async fn main() {
     let chain = Chain::start().await;
     let built = Instant::now();
     attack(&chain).await;
-    let attacker = chain.holder(ATTACKER);
-    let (chief, pause) = (chain.addr(keys::MCD_ADM), chain.addr(keys::MCD_PAUSE));
-    chain.ok(attacker, chief, chiefVoteYaysCall { yays: vec![attacker] }).await;
-    chain.ok(attacker, chief, DSChief::liftCall { whom: attacker }).await;
+    let attacker = attacker_as_hat(&chain).await;
+    let pause = chain.addr(keys::MCD_PAUSE);
     let p = &chain.provider;
     p.anvil_set_auto_mine(false).await.unwrap();
     for i in 0..plots {
-        let plot = DSPause::plotCall {
-            usr: Address::repeat_byte(0x42),
-            tag: B256::repeat_byte(7),
-            fax: vec![0u8; 4].into(),
-            eta: U256::from(4_000_000_000u64 + i),
-        };
+        let plot = direct_plot(i);
         let tx = TransactionRequest::default()
             .with_from(attacker)
             .with_to(pause)

@@ -5,13 +5,11 @@
 
 mod common;
 
-use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::SolCall;
 use common::cli::{Cli, SignWith, text};
-use common::{ATTACKER, activate, attack, attack_again, mine};
+use common::{activate, attack, attack_again, attacker_as_hat, direct_plot, mine};
 use defender::chain::addresses::keys;
-use defender::chain::bindings::overloads::chiefVoteYaysCall;
-use defender::chain::bindings::{DSChief, DSPause, DssExec};
+use defender::chain::bindings::{DSPause, DssExec};
 use defender_sim::rpc_proxy::{BatchRefusal, ProviderLimits, RpcProxy};
 
 /// Plans the attacker plots itself, as the hat, beside its two spells' plans.
@@ -30,18 +28,10 @@ async fn history() -> (Cli, RpcProxy) {
     let chain = &cli.chain;
     attack(chain).await;
     attack_again(chain).await;
-    let attacker = chain.holder(ATTACKER);
-    let (chief, pause) = (chain.addr(keys::MCD_ADM), chain.addr(keys::MCD_PAUSE));
-    chain.ok(attacker, chief, chiefVoteYaysCall { yays: vec![attacker] }).await;
-    chain.ok(attacker, chief, DSChief::liftCall { whom: attacker }).await;
+    let attacker = attacker_as_hat(chain).await;
+    let pause = chain.addr(keys::MCD_PAUSE);
     for i in 0..DIRECT_PLOTS {
-        let plot = DSPause::plotCall {
-            usr: Address::repeat_byte(0x42),
-            tag: B256::repeat_byte(7),
-            fax: vec![0u8; 4].into(),
-            eta: U256::from(4_000_000_000u64 + i),
-        };
-        chain.ok(attacker, pause, plot).await;
+        chain.ok(attacker, pause, direct_plot(i)).await;
         mine(chain, BLOCKS_BETWEEN).await;
     }
     activate(chain).await;

@@ -14,7 +14,7 @@ use alloy::sol_types::SolCall;
 use alloy::sol_types::SolEvent;
 use defender::chain::addresses::{AddressBook, keys};
 use defender::chain::bindings::overloads::approveAmountCall;
-use defender::chain::bindings::{DSChief, DSToken, DssDefender, DssExec};
+use defender::chain::bindings::{DSChief, DSPause, DSToken, DssDefender, DssExec};
 use defender::chain::pause_log::PlanKey;
 use defender::devnet::{
     Anvil, AnvilOptions, DeployParams, Deployment, Layout, LocalChain, launch_on_free_port,
@@ -198,6 +198,28 @@ pub async fn attack(chain: &Chain) -> Plan {
     chain.ok(attacker, chain.addr(keys::MCD_ADM), DSChief::liftCall { whom: spell }).await;
     chain.ok(attacker, spell, DssExec::scheduleCall {}).await;
     plan_of(chain, spell).await
+}
+
+/// The attacker votes its own address in as the hat, to plot straight into the pause.
+pub async fn attacker_as_hat(chain: &Chain) -> Address {
+    let attacker = chain.holder(ATTACKER);
+    let chief = chain.addr(keys::MCD_ADM);
+    chain
+        .ok(attacker, chief, defender::chain::bindings::overloads::chiefVoteYaysCall { yays: vec![attacker] })
+        .await;
+    chain.ok(attacker, chief, DSChief::liftCall { whom: attacker }).await;
+    attacker
+}
+
+/// The `n`th of many plans plotted straight into the pause: one usr, tag and fax, an eta far
+/// ahead and distinct per `n`.
+pub fn direct_plot(n: u64) -> DSPause::plotCall {
+    DSPause::plotCall {
+        usr: Address::repeat_byte(0x42),
+        tag: B256::repeat_byte(7),
+        fax: vec![0u8; 4].into(),
+        eta: U256::from(4_000_000_000u64 + n),
+    }
 }
 
 /// The attacker, already the hat, plots one more malicious spell and returns its plan.
