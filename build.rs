@@ -20,8 +20,12 @@ fn main() {
     println!("cargo:rustc-env=DEFENDER_BUILD_COMMIT={commit}");
     // Again when the checkout moves to another commit (not on every edit: `git status`
     // rewrites the index, and a rebuild for each would slow every test run).
+    // Only paths that exist: cargo takes a missing one (a checkout without packed-refs, a
+    // tarball) as changed on every build, and would rebuild the crate each time.
     for path in [".git/HEAD", ".git/refs", ".git/packed-refs"] {
-        println!("cargo:rerun-if-changed={path}");
+        if std::path::Path::new(path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
     }
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -75,10 +75,8 @@ impl SavedSigner {
 /// Where the setup lives: `$DEFENDER_CONFIG`, else `$XDG_CONFIG_HOME/defender/config.toml`,
 /// else `~/.config/defender/config.toml`.
 pub fn path() -> Option<PathBuf> {
-    let env = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    env("DEFENDER_CONFIG")
-        .or_else(|| env("XDG_CONFIG_HOME").map(|d| d.join("defender").join("config.toml")))
-        .or_else(|| env("HOME").map(|d| d.join(".config").join("defender").join("config.toml")))
+    crate::dirs::from_env("DEFENDER_CONFIG")
+        .or_else(|| crate::dirs::defender_dir("XDG_CONFIG_HOME", ".config").map(|d| d.join("config.toml")))
 }
 
 /// The saved setup at `path`, if there is one.
@@ -150,8 +148,11 @@ pub fn apply(cli: &mut Cli, matches: &ArgMatches, setup: &Setup) -> Result<Vec<S
         g.chain = Some(chain);
         note("chain", chain.to_string(), true);
     }
+    // A typed account path is a signer choice too: the saved signer's path must not replace it.
     let signer_given =
-        ["keystore", "private_key_env", "ledger", "trezor"].iter().any(|id| given(matches, id));
+        ["keystore", "private_key_env", "ledger", "trezor", "hd_path", "ledger_live", "legacy"]
+            .iter()
+            .any(|id| given(matches, id));
     if signer_given || given(matches, "from") {
         return Ok(settings);
     }

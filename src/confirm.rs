@@ -47,13 +47,7 @@ pub fn ask(question: &Question, yes: bool, burn: bool, irreversible: bool) -> Re
     if matches!(read_line()?.trim(), "y" | "Y" | "yes") { Ok(()) } else { unconfirmed() }
 }
 
-/// A question, on the real stderr also under `--quiet`: it needs an answer.
-fn say(text: &str) {
-    use std::io::Write;
-    let mut err = crate::quiet::errors();
-    let _ = write!(err, "{text}");
-    let _ = err.flush();
-}
+use crate::quiet::ask as say;
 
 fn read_line() -> Result<String> {
     let mut line = String::new();

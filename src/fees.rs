@@ -127,15 +127,22 @@ pub fn replacement(old_max: u128, old_tip: u128, market: Fees) -> Fees {
 /// confirmation), and ten +10% steps already cover a base fee 2.6 times the first bid.
 pub const MAX_LADDER_LEVELS: usize = 16;
 
+/// Refuses a ladder of fewer than 2 or more than [`MAX_LADDER_LEVELS`] levels.
+pub fn check_levels(levels: usize) -> Result<(), String> {
+    if (2..=MAX_LADDER_LEVELS).contains(&levels) {
+        Ok(())
+    } else {
+        Err(format!("--fee-ladder takes 2 to {MAX_LADDER_LEVELS} levels, not {levels}"))
+    }
+}
+
 /// The fee levels of an offline fee ladder: `start` first, `cap` last, the max fees in
 /// between spread evenly on a log scale, each level a replacement a node takes for the one
 /// below it ([`replacement`]). The tip only rises by that minimum: a spike of the base fee is
 /// what prices a transaction out, and the tip is paid in full wherever the base fee stands.
 pub fn ladder(start: Fees, cap: u128, levels: usize) -> Result<Vec<Fees>, String> {
-    let gwei = |wei: u128| format!("{} gwei", crate::units::format_token(U256::from(wei), 9));
-    if !(2..=MAX_LADDER_LEVELS).contains(&levels) {
-        return Err(format!("--fee-ladder takes 2 to {MAX_LADDER_LEVELS} levels, not {levels}"));
-    }
+    use crate::units::gwei;
+    check_levels(levels)?;
     if start.max_fee_per_gas >= cap {
         return Err(format!(
             "the first level already bids {} per gas, not below --max-fee-cap ({}): raise the cap or lower --max-fee",

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod confirm;
 pub mod devnet;
+pub mod dirs;
 pub mod drill;
 pub mod fees;
 pub mod offline;

@@ -46,3 +46,16 @@ pub fn errors() -> anstream::AutoStream<Box<dyn Write>> {
     };
     anstream::AutoStream::new(raw, choice)
 }
+
+/// Text a question needs (a prompt, the keypad to answer it on, why an answer was refused), on
+/// the real stderr also under `--quiet`: hidden, the question could not be answered.
+pub fn ask(text: &str) {
+    let mut err = errors();
+    let _ = write!(err, "{text}");
+    let _ = err.flush();
+}
+
+/// The descriptor of the real stderr: the saved one under `--quiet`, else 2.
+pub fn real_stderr_fd() -> std::os::fd::RawFd {
+    REAL_STDERR.get().map_or(libc::STDERR_FILENO, |file| file.as_raw_fd())
+}

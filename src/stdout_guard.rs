@@ -12,11 +12,11 @@ pub fn keep_printing() {
     if MOVED.load(Ordering::Relaxed) || !reader_gone() {
         return;
     }
-    // SAFETY: dup2 on the process's own standard descriptors; Rust's stdout keeps writing to
-    // descriptor 1, which now refers to stderr's file.
-    let moved = unsafe { libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) } >= 0;
+    // SAFETY: dup2 onto the process's own stdout; Rust's stdout keeps writing to descriptor 1,
+    // which now refers to the real stderr (not /dev/null under --quiet: this is the output).
+    let moved = unsafe { libc::dup2(crate::quiet::real_stderr_fd(), libc::STDOUT_FILENO) } >= 0;
     if moved && !MOVED.swap(true, Ordering::Relaxed) {
-        eprintln!("note: stdout was closed by its reader; output continues here on stderr");
+        crate::quiet::ask("note: stdout was closed by its reader; output continues here on stderr\n");
     }
 }
 

@@ -21,6 +21,11 @@ pub fn format_token(amount: U256, decimals: u8) -> String {
     if fraction.is_empty() { grouped } else { format!("{grouped}.{fraction}") }
 }
 
+/// Wei per gas as the fee lines print it: `1.000997942 gwei`.
+pub fn gwei(wei: u128) -> String {
+    format!("{} gwei", format_token(U256::from(wei), 9))
+}
+
 /// A duration in the largest units that keep it exact enough to read: `7d`, `48h`, `1d 2h`.
 pub fn format_duration(seconds: u64) -> String {
     const UNITS: [(u64, &str); 4] = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];

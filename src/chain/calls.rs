@@ -16,6 +16,7 @@ use alloy::transports::{RpcError, TransportErrorKind};
 use anyhow::{Result, bail};
 use futures::stream::{self, StreamExt};
 
+use super::limits::{http_status, is_rate_limit};
 use super::rpc::Connection;
 
 /// Batches in flight at once.
@@ -34,11 +35,11 @@ enum Answer {
     Value(Bytes),
     Reverted,
     /// Not answered because of a limit; asked again in a smaller batch.
-    Refused(String),
+    Refused(Refusal),
     Failed(String),
 }
 
-/// Why a whole batch came back unanswered.
+/// Why calls came back unanswered.
 struct Refusal {
     why: String,
     rate_limited: bool,
@@ -89,9 +90,10 @@ impl Calls {
                             match answer {
                                 Answer::Value(bytes) => out[i] = Some(bytes),
                                 Answer::Reverted => out[i] = None,
-                                Answer::Refused(why) => {
+                                Answer::Refused(refusal) => {
                                     retry.push(i);
-                                    refused = Some(why);
+                                    rate_limited |= refusal.rate_limited;
+                                    refused = Some(refusal.why);
                                     answered_before_refusal = answered_before_refusal.min(answered);
                                 }
                                 Answer::Failed(why) => bail!(
@@ -169,11 +171,11 @@ async fn send(
         answers.push(judge(connection.timed_raw(waiter).await?));
     }
     if answers.iter().all(|a| matches!(a, Answer::Refused(_))) {
-        let why = match answers.first() {
-            Some(Answer::Refused(why)) => why.clone(),
+        let rate_limited = answers.iter().any(|a| matches!(a, Answer::Refused(r) if r.rate_limited));
+        let why = match answers.into_iter().next() {
+            Some(Answer::Refused(refusal)) => refusal.why,
             _ => "no answer".to_owned(),
         };
-        let rate_limited = is_rate_limit(&why);
         return Ok(Err(Refusal { why, rate_limited }));
     }
     Ok(Ok(answers))
@@ -181,9 +183,7 @@ async fn send(
 
 /// HTTP 413 (too large) and 429 (too many) say "send less"; anything else is a failure.
 fn http_refusal(error: &RpcError<TransportErrorKind>) -> Option<Refusal> {
-    let RpcError::Transport(kind) = error else { return None };
-    let status = kind.as_http_error()?.status;
-    match status {
+    match http_status(error)? {
         413 => Some(Refusal { why: "HTTP 413, payload too large".into(), rate_limited: false }),
         429 => Some(Refusal { why: "HTTP 429, too many requests".into(), rate_limited: true }),
         _ => None,
@@ -194,9 +194,10 @@ fn http_refusal(error: &RpcError<TransportErrorKind>) -> Option<Refusal> {
 fn judge(answer: Result<Bytes, RpcError<TransportErrorKind>>) -> Answer {
     match answer {
         Ok(bytes) => Answer::Value(bytes),
-        Err(RpcError::Transport(TransportErrorKind::MissingBatchResponse(_))) => {
-            Answer::Refused("the batch was answered with one error".into())
-        }
+        Err(RpcError::Transport(TransportErrorKind::MissingBatchResponse(_))) => Answer::Refused(Refusal {
+            why: "the batch was answered with one error".into(),
+            rate_limited: false,
+        }),
         Err(RpcError::ErrorResp(payload)) => {
             let message = payload.message.to_lowercase();
             let reverted = payload.code == 3
@@ -206,7 +207,8 @@ fn judge(answer: Result<Bytes, RpcError<TransportErrorKind>>) -> Answer {
             if reverted {
                 Answer::Reverted
             } else if is_limit(payload.code, &message) {
-                Answer::Refused(format!("{} ({})", payload.message, payload.code))
+                let why = format!("{} ({})", payload.message, payload.code);
+                Answer::Refused(Refusal { why, rate_limited: is_rate_limit(payload.code, &message) })
             } else {
                 Answer::Failed(format!("{} ({})", payload.message, payload.code))
             }
@@ -217,15 +219,9 @@ fn judge(answer: Result<Bytes, RpcError<TransportErrorKind>>) -> Answer {
 
 /// Error codes and words providers use for "too many in one batch" or "too fast".
 fn is_limit(code: i64, message: &str) -> bool {
-    [-32005, -32600, -32016, 429].contains(&code)
-        || ["batch", "limit", "too many", "exceed", "rate", "capacity", "throttl"]
-            .iter()
-            .any(|m| message.contains(m))
-}
-
-fn is_rate_limit(why: &str) -> bool {
-    let why = why.to_lowercase();
-    ["429", "too many requests", "rate", "capacity", "throttl"].iter().any(|m| why.contains(m))
+    is_rate_limit(code, message)
+        || [-32005, -32600, -32016].contains(&code)
+        || ["batch", "limit", "too many", "exceed"].iter().any(|m| message.contains(m))
 }
 
 #[cfg(test)]
@@ -248,6 +244,13 @@ mod tests {
             alloy::rpc::json_rpc::Id::Number(4),
         )));
         assert!(matches!(judge(missing), Answer::Refused(_)));
-        assert!(is_rate_limit("HTTP 429, too many requests") && !is_rate_limit("batch too large"));
+        assert!(matches!(
+            judge(error(429, "too many requests")),
+            Answer::Refused(Refusal { rate_limited: true, .. })
+        ));
+        assert!(matches!(
+            judge(error(-32600, "batch too large")),
+            Answer::Refused(Refusal { rate_limited: false, .. })
+        ));
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use alloy::primitives::keccak256;
+use alloy::transports::{RpcError, TransportErrorKind};
 use serde::{Deserialize, Serialize};
 
 /// Calls per batch to start with over HTTP. geth, Nethermind, Besu and Alchemy take about a
@@ -76,11 +77,15 @@ impl Limits {
 
     /// Caps `eth_getLogs` at `blocks` blocks (never raising a cap already learnt).
     pub fn cap_log_range(&self, blocks: u64) {
+        self.lower_log_range(blocks);
+        self.changed.store(true, Ordering::Relaxed);
+    }
+
+    fn lower_log_range(&self, blocks: u64) {
         let blocks = blocks.max(1);
         let _ = self.log_range.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
             (now == 0 || blocks < now).then_some(blocks)
         });
-        self.changed.store(true, Ordering::Relaxed);
     }
 
     /// Prints `message()` on stderr the first time `topic` comes up in this run.
@@ -101,9 +106,7 @@ impl Limits {
             self.batch.fetch_min(batch.max(1), Ordering::Relaxed);
         }
         if let Some(blocks) = learnt.log_range {
-            let _ = self.log_range.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
-                (now == 0 || blocks < now).then_some(blocks.max(1))
-            });
+            self.lower_log_range(blocks);
         }
     }
 
@@ -123,6 +126,23 @@ impl Limits {
         let temporary = path.with_extension(format!("json.{}", std::process::id()));
         std::fs::write(&temporary, serde_json::to_vec_pretty(&all)?)?;
         std::fs::rename(&temporary, &path)
+    }
+}
+
+/// Whether a provider's error (its code and lower-cased message) says "too fast" rather than
+/// "too much": the request is then worth asking again after a wait.
+pub fn is_rate_limit(code: i64, message: &str) -> bool {
+    code == 429
+        || ["rate limit", "too many requests", "request rate", "capacity", "throttl"]
+            .iter()
+            .any(|m| message.contains(m))
+}
+
+/// The HTTP status of a failure the endpoint answered with one (413, 429...).
+pub fn http_status(error: &RpcError<TransportErrorKind>) -> Option<u16> {
+    match error {
+        RpcError::Transport(kind) => kind.as_http_error().map(|e| e.status),
+        _ => None,
     }
 }
 

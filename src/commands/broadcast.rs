@@ -25,7 +25,7 @@ use crate::offline::input::{self, Input};
 use crate::offline::show;
 use crate::pipeline::{Refused, Transaction};
 use crate::send::{self, Report, Sent};
-use crate::units::format_token;
+use crate::units::gwei;
 
 #[derive(Debug, Args)]
 pub struct BroadcastArgs {
@@ -45,10 +45,6 @@ enum State {
     Pending(usize),
     /// Unknown to the node: to send.
     New,
-}
-
-fn gwei(wei: u128) -> String {
-    format!("{} gwei", format_token(alloy::primitives::U256::from(wei), 9))
 }
 
 pub async fn run(cli: &Cli, args: &BroadcastArgs) -> Result<ExitCode> {

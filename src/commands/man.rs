@@ -15,6 +15,13 @@ pub struct ManArgs {
 }
 
 pub fn run(args: &ManArgs) -> Result<ExitCode> {
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(crate::commands::session::InputError(format!(
+            "--out {} is not a directory: name a directory for the pages, e.g. ~/.local/share/man/man1",
+            args.out.display()
+        ))
+        .into());
+    }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut command = crate::cli::Cli::command();
     // Built first, so that every subcommand's page lists the global options it takes.

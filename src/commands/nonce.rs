@@ -11,7 +11,7 @@ use super::session::{InputError, Session};
 use crate::chain::pool::{self, AccountNonces};
 use crate::cli::Cli;
 use crate::fees::{FeeArgs, replacement};
-use crate::units::format_token;
+use crate::units::gwei;
 
 #[derive(Debug, Args)]
 pub struct NonceArgs {
@@ -55,10 +55,6 @@ pub async fn run(cli: &Cli, args: &NonceArgs) -> Result<ExitCode> {
         ..cli.fees.clone()
     };
     session.execute_with_fees(&prepared, plan, &bid).await
-}
-
-fn gwei(wei: u128) -> String {
-    format!("{} gwei", format_token(alloy::primitives::U256::from(wei), 9))
 }
 
 fn report(n: &AccountNonces, json: bool) {

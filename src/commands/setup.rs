@@ -77,15 +77,11 @@ pub async fn run(cli: &Cli, args: &SetupArgs) -> Result<ExitCode> {
 
     // The RPC: it must answer, on the chain named if one is.
     let connection = crate::chain::rpc::connect(&g.rpc_url).await?;
-    let chain = alloy::providers::Provider::get_chain_id(&connection.provider)
+    // With the RPC timeout and the shared "cannot reach" advice, as every other command.
+    let chain = connection
+        .timed(alloy::providers::Provider::get_chain_id(&connection.provider))
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "the RPC at {} does not answer ({e}): nothing was saved; check the URL and that the node is running, \
-                 or pass another with --rpc-url",
-                g.rpc_url
-            )
-        })?;
+        .map_err(|e| anyhow::anyhow!("{e}\n  nothing was saved"))?;
     if let Some(expected) = g.chain
         && expected != chain
     {

@@ -54,7 +54,8 @@ pub async fn run(cli: &Cli, args: &SignArgs) -> Result<ExitCode> {
         || g.dry_run
     {
         return Err(input_error(
-            "sign takes none of --unsigned-out, --nonce, --fee-ladder and --dry-run: those are for actions, which              build bundles",
+            "sign takes none of --unsigned-out, --nonce, --fee-ladder and --dry-run: those are for actions, which \
+             build bundles",
         ));
     }
     if g.safe.is_some() {
@@ -262,7 +263,7 @@ pub async fn run(cli: &Cli, args: &SignArgs) -> Result<ExitCode> {
                     "fee_ladder": t.higher.iter().map(|l| json!({
                         "signing_hash": l.tx.signature_hash(),
                         "tx_hash": l.signed.as_ref().map(|s| *s.hash()),
-                        "raw": l.signed.as_ref().map(crate::offline::bundle::raw_signed),
+                        "raw": l.signed.as_ref().map(crate::send::raw_signed),
                     })).collect::<Vec<_>>(),
                 })
             })

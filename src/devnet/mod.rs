@@ -60,10 +60,7 @@ pub const PID_FILE: &str = "anvil.pid";
 
 /// `$XDG_STATE_HOME/defender/devnet`, else `~/.local/state/defender/devnet`.
 pub fn default_state_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("defender").join("devnet")
+    crate::dirs::defender_dir("XDG_STATE_HOME", ".local/state")
+        .unwrap_or_else(|| PathBuf::from("defender"))
+        .join("devnet")
 }

@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 
 use alloy::consensus::transaction::RlpEcdsaDecodableTx;
 use alloy::consensus::{SignableTransaction, Signed, TxEip1559};
-use alloy::eips::eip2718::Encodable2718;
 use alloy::primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use serde::{Deserialize, Serialize};
+
+use crate::send::raw_signed;
 
 /// The `format` every bundle names.
 pub const FORMAT: &str = "defender-offline-bundle";
@@ -227,11 +228,6 @@ pub fn recover(signed: &Signed<TxEip1559>) -> Result<Address, alloy::primitives:
     signed.signature().recover_address_from_prehash(&signed.tx().signature_hash())
 }
 
-/// The EIP-2718 bytes of a signed transaction.
-pub fn raw_signed(signed: &Signed<TxEip1559>) -> Bytes {
-    Bytes::from(signed.encoded_2718())
-}
-
 /// The unsigned payload a signature covers (EIP-2718 type byte, then the RLP of the fields).
 pub fn unsigned_payload(tx: &TxEip1559) -> Bytes {
     let mut out = Vec::with_capacity(tx.payload_len_for_signature());
@@ -440,6 +436,13 @@ impl Bundle {
         for (i, t) in self.transactions.iter().enumerate() {
             let at = format!("transaction {} of {n}", i + 1);
             let (tx, signed) = self.check_entry(&at, t)?;
+            if t.fee_ladder.len() >= crate::fees::MAX_LADDER_LEVELS {
+                return Err(format!(
+                    "{at} has {} fee levels, more than the {} a bundle is built with: the file was edited; rebuild it",
+                    t.fee_ladder.len() + 1,
+                    crate::fees::MAX_LADDER_LEVELS
+                ));
+            }
             let mut higher = Vec::with_capacity(t.fee_ladder.len());
             let mut below = crate::fees::Fees::of(&tx);
             for (j, level) in t.fee_ladder.iter().enumerate() {

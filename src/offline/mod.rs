@@ -53,12 +53,6 @@ impl BuildArgs {
         if cap.is_none() {
             return Err(format!("--fee-ladder {levels} climbs to a ceiling: add --max-fee-cap GWEI"));
         }
-        if !(2..=crate::fees::MAX_LADDER_LEVELS).contains(&levels) {
-            return Err(format!(
-                "--fee-ladder takes 2 to {} levels, not {levels}",
-                crate::fees::MAX_LADDER_LEVELS
-            ));
-        }
-        Ok(())
+        crate::fees::check_levels(levels)
     }
 }

@@ -14,7 +14,7 @@ use crate::fees::{Fees, max_cost};
 use crate::pipeline::Transaction;
 use crate::simulate::Simulation;
 use crate::style::{COMPARE, DANGER, GOOD, WARNING, of_warning, paint};
-use crate::units::format_token;
+use crate::units::{format_token, gwei};
 
 /// One before → after line of the preview.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -227,10 +227,6 @@ pub fn build(
 
 fn eth(wei: U256) -> String {
     format!("{} ETH", format_token(wei, 18))
-}
-
-fn gwei(wei: u128) -> String {
-    format!("{} gwei", format_token(U256::from(wei), 9))
 }
 
 /// Device screens numbered, one line of the terminal per line of the device.

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use alloy::consensus::{Signed, TxEip1559, TxEnvelope};
+use alloy::consensus::{Signed, TxEip1559};
 use alloy::eips::eip2718::Encodable2718;
 use alloy::primitives::{B256, Bytes};
 use alloy::providers::Provider;
@@ -19,6 +19,7 @@ pub mod rebid;
 use crate::chain::anvil::StuckPoolGuard;
 use crate::chain::rpc::Connection;
 use crate::pipeline::Transaction;
+use crate::units::gwei;
 
 /// How long a transaction may wait in an automining anvil's pool before it is mined by hand.
 const STUCK_AFTER: Duration = Duration::from_secs(1);
@@ -84,7 +85,7 @@ pub async fn broadcast_resuming(
     progress: bool,
     rebid: Option<&rebid::Rebid<'_>>,
 ) -> Result<Report> {
-    let raw: Vec<(B256, Bytes)> = signed.iter().map(|s| (*s.hash(), raw_of(s))).collect();
+    let raw: Vec<(B256, Bytes)> = signed.iter().map(|s| (*s.hash(), raw_signed(s))).collect();
     let ladder = match rebid.map(|r| &r.source) {
         Some(rebid::Source::Ladder(levels)) => Some(levels),
         _ => None,
@@ -132,13 +133,18 @@ pub async fn broadcast_resuming(
             }
         }
     } else {
+        // Asked once, for every refusal of this send: they all face the same next block.
+        let mut base_fee: Option<Option<u128>> = None;
         for (i, waiter) in waiters.into_iter().enumerate() {
             let Some(waiter) = waiter else { continue };
             let Err(error) = waiter.await else { continue };
             receipts[i].error = Some(error.to_string());
             // Priced out between the preview and the send: re-bid at once, as while waiting.
             if let Some(rebid::Source::Sign { signer, cap, ask }) = rebid.map(|r| &r.source) {
-                let Some(next_base_fee) = next_base_fee(connection).await else { continue };
+                if base_fee.is_none() {
+                    base_fee = Some(next_base_fee(connection).await);
+                }
+                let Some(Some(next_base_fee)) = base_fee else { continue };
                 if !rebid::priced_out(bids[i].fees, next_base_fee) {
                     continue;
                 }
@@ -326,21 +332,18 @@ async fn next_base_fee(connection: &Connection) -> Option<u128> {
     history.base_fee_per_gas.last().copied()
 }
 
-fn raw_of(signed: &Signed<TxEip1559>) -> Bytes {
-    Bytes::from(TxEnvelope::from(signed.clone()).encoded_2718())
+/// The signed transaction as `eth_sendRawTransaction` takes it (EIP-2718 bytes).
+pub fn raw_signed(signed: &Signed<TxEip1559>) -> Bytes {
+    Bytes::from(signed.encoded_2718())
 }
 
 async fn send_raw(connection: &Connection, signed: &Signed<TxEip1559>) -> Result<B256, String> {
     connection
         .provider
         .client()
-        .request::<_, B256>("eth_sendRawTransaction", (raw_of(signed),))
+        .request::<_, B256>("eth_sendRawTransaction", (raw_signed(signed),))
         .await
         .map_err(|e| e.to_string())
-}
-
-fn gwei(wei: u128) -> String {
-    crate::units::format_token(alloy::primitives::U256::from(wei), 9)
 }
 
 /// One step up a pre-signed fee ladder, said first; the new fees and hash.
@@ -354,7 +357,7 @@ async fn climb(
     let top = ladder.len() + 1;
     let Some(next) = rebid::next_level(ladder, *level, next_base_fee) else {
         return Err(format!(
-            "its fee ladder is spent: level {top} of {top} bids {} gwei, the next block's base fee is {} gwei",
+            "its fee ladder is spent: level {top} of {top} bids {}, the next block's base fee is {}",
             gwei(current.fees.max_fee_per_gas),
             gwei(next_base_fee)
         ));
@@ -362,8 +365,8 @@ async fn climb(
     let signed = &ladder[next - 1];
     let fees = crate::fees::Fees::of(signed.tx());
     eprintln!(
-        "fee ladder: nonce {} ({}) is not mined yet; sending fee level {} of {top}: max fee {} gwei, tip {} gwei \
-         (the next block's base fee is {} gwei); new tx hash {}",
+        "fee ladder: nonce {} ({}) is not mined yet; sending fee level {} of {top}: max fee {}, tip {} \
+         (the next block's base fee is {}); new tx hash {}",
         current.nonce,
         current.call.label,
         next + 1,
@@ -392,8 +395,8 @@ async fn replace_bid(
     let fees = rebid::next_bid(current.fees, next_base_fee, cap)?;
     let bid = Transaction { fees, ..current.clone() };
     eprintln!(
-        "re-bid nonce {} ({}): the next block's base fee is {} gwei, above its max fee {} gwei; new max fee {} gwei, \
-         tip {} gwei (cap {} gwei); new tx hash {}",
+        "re-bid nonce {} ({}): the next block's base fee is {}, above its max fee {}; new max fee {}, \
+         tip {} (cap {}); new tx hash {}",
         bid.nonce,
         bid.call.label,
         gwei(next_base_fee),

@@ -27,6 +27,7 @@ use trezor_client::transport::webusb::WebUsbTransport;
 
 use super::screens::{Screen, trezor as screens};
 use super::{Backend, DerivationPath, Signer, SignerArgs};
+use crate::quiet::ask;
 
 /// The firmware sends calldata beyond this many bytes in `EthereumTxRequest` / `EthereumTxAck`
 /// rounds.
@@ -749,16 +750,16 @@ fn terminal(what: &'static str) -> Result<()> {
 
 fn prompt_pin(device: &str) -> Result<String> {
     terminal("its PIN")?;
-    eprintln!(
+    ask(&format!(
         "\nYour {device} asks for its PIN. It shows the digits in a scrambled grid; for each digit of \
-         your PIN, type its position on this keypad:\n\n{GRID}\n"
-    );
+         your PIN, type its position on this keypad:\n\n{GRID}\n\n"
+    ));
     for _ in 0..3 {
         let typed =
             rpassword::prompt_password("PIN positions (not shown): ").map_err(no_terminal("its PIN"))?;
         match check_pin_positions(&typed) {
             Ok(()) => return Ok(typed.trim().to_string()),
-            Err(why) => eprintln!("{why}"),
+            Err(why) => ask(&format!("{why}\n")),
         }
     }
     bail!("no valid PIN positions typed: the PIN was not sent; run the command again")
@@ -783,15 +784,13 @@ pub fn check_pin_positions(typed: &str) -> Result<(), String> {
 
 fn prompt_passphrase() -> Result<String> {
     terminal("its passphrase")?;
-    eprintln!(
-        "\nYour Trezor asks for its passphrase: each passphrase opens a different wallet, the empty one \
-         the standard wallet."
-    );
+    ask("\nYour Trezor asks for its passphrase: each passphrase opens a different wallet, the empty one \
+         the standard wallet.\n");
     for _ in 0..3 {
         let first = rpassword::prompt_password("Trezor passphrase (not shown): ")
             .map_err(no_terminal("its passphrase"))?;
         if first.len() > MAX_PASSPHRASE {
-            eprintln!("a Trezor passphrase has at most {MAX_PASSPHRASE} bytes; try again");
+            ask(&format!("a Trezor passphrase has at most {MAX_PASSPHRASE} bytes; try again\n"));
             continue;
         }
         let again = rpassword::prompt_password("The same passphrase again: ")
@@ -799,7 +798,7 @@ fn prompt_passphrase() -> Result<String> {
         if first == again {
             return Ok(first);
         }
-        eprintln!("the two passphrases differ; try again");
+        ask("the two passphrases differ; try again\n");
     }
     bail!("no passphrase confirmed: run the command again")
 }

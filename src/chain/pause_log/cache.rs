@@ -22,10 +22,8 @@ const VERSION: u32 = 1;
 /// Where the cache lives: `$DEFENDER_CACHE_DIR`, else `$XDG_CACHE_HOME/defender`, else
 /// `~/.cache/defender`.
 pub fn default_dir() -> Option<PathBuf> {
-    let env = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    env("DEFENDER_CACHE_DIR")
-        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("defender")))
-        .or_else(|| env("HOME").map(|d| d.join(".cache").join("defender")))
+    crate::dirs::from_env("DEFENDER_CACHE_DIR")
+        .or_else(|| crate::dirs::defender_dir("XDG_CACHE_HOME", ".cache"))
 }
 
 /// What a cache file is for: logs of these contracts on this chain.

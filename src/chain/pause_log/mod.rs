@@ -358,10 +358,9 @@ pub async fn queue(
         })
         .collect();
     let mut descriptions: HashMap<Address, usize> = HashMap::new();
-    for plan in plans.iter().filter(|p| !closed_by_note.contains(&p.id)) {
-        descriptions
-            .entry(plan.plotted_by)
-            .or_insert_with(|| calls.add(plan.plotted_by, DssExec::descriptionCall {}));
+    for &i in &unclosed {
+        let spell = plans[i].plotted_by;
+        descriptions.entry(spell).or_insert_with(|| calls.add(spell, DssExec::descriptionCall {}));
     }
     let spell_reads: Vec<[usize; 5]> = spells
         .iter()
@@ -420,8 +419,8 @@ pub async fn queue(
             (!text.is_empty()).then_some((spell, text))
         })
         .collect();
-    for plan in plans.iter_mut().filter(|p| !closed_by_note.contains(&p.id)) {
-        plan.description = described.get(&plan.plotted_by).cloned();
+    for &i in &unclosed {
+        plans[i].description = described.get(&plans[i].plotted_by).cloned();
     }
     for (&(address, deployed_in), at) in spells.iter().zip(&spell_reads) {
         let get = |k: usize| answers[at[k]].as_ref();

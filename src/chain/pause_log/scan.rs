@@ -15,10 +15,11 @@ use alloy::providers::Provider;
 use alloy::rpc::client::BatchRequest;
 use alloy::rpc::types::{BlockNumberOrTag, Filter, Log};
 use alloy::transports::{RpcError, TransportErrorKind};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use futures::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::chain::limits::{http_status, is_rate_limit};
 use crate::chain::rpc::Connection;
 
 /// How to ask.
@@ -67,13 +68,12 @@ pub async fn logs_in(
 ) -> Result<Vec<Log>> {
     let mut pending: VecDeque<(u64, u64)> = ranges.iter().copied().filter(|(from, to)| from <= to).collect();
     let mut logs = Vec::new();
-    let size = |c: &Connection| c.limits.log_range().unwrap_or(how.chunk).min(how.chunk).max(1);
 
     // One request at a time until one of the full size has been answered: a refusal then
     // teaches the cap before four requests at once run into it.
     let mut rate_limited = 0;
     while let Some((from, to)) = pending.pop_front() {
-        let size = size(connection);
+        let size = request_size(connection, how);
         let end = to.min(from.saturating_add(size - 1));
         if end < to {
             pending.push_front((end + 1, to));
@@ -108,7 +108,7 @@ pub async fn logs_in(
     }
 
     // The rest in requests of the size learnt, several at a time.
-    let size = size(connection);
+    let size = request_size(connection, how);
     let pieces: Vec<(u64, u64)> = pending
         .into_iter()
         .flat_map(|(from, to)| {
@@ -144,6 +144,11 @@ pub async fn logs_in(
     Ok(logs)
 }
 
+/// Blocks per request: the starting chunk, or the provider's cap once one is known.
+fn request_size(connection: &Connection, how: Chunking) -> u64 {
+    connection.limits.log_range().unwrap_or(how.chunk).min(how.chunk).max(1)
+}
+
 /// Puts `from..=end` back at the front of `pending`, joined to the piece cut from it.
 fn give_back(pending: &mut VecDeque<(u64, u64)>, from: u64, end: u64) {
     match pending.front_mut() {
@@ -164,7 +169,7 @@ pub async fn logs_and_hashes(
     if blocks.is_empty() {
         return Ok((logs_in(connection, base, ranges, how).await?, Vec::new()));
     }
-    let size = connection.limits.log_range().unwrap_or(how.chunk).min(how.chunk).max(1);
+    let size = request_size(connection, how);
     let single = match ranges {
         [(from, to)] if to - from < size => Some((*from, *to)),
         _ => None,
@@ -287,9 +292,7 @@ fn failure(
     from: u64,
     to: u64,
 ) -> anyhow::Error {
-    Err::<(), _>(connection.unreachable(error))
-        .context(format!("reading logs of blocks {from}-{to}"))
-        .unwrap_err()
+    connection.unreachable(error).context(format!("reading logs of blocks {from}-{to}"))
 }
 
 async fn wait_for_rate(connection: &Connection, tries: u32) -> Result<()> {
@@ -319,15 +322,16 @@ fn smaller_cap(asked: u64, named: Option<u64>) -> u64 {
 fn refusal(error: &RpcError<TransportErrorKind>) -> Option<Refusal> {
     let (code, message) = match error {
         RpcError::ErrorResp(payload) => (payload.code, payload.message.to_lowercase()),
-        RpcError::Transport(kind) => match kind.as_http_error().map(|e| e.status) {
-            Some(429) => return Some(Refusal::RateLimited),
-            Some(413) => return Some(Refusal::Results { until: None }),
-            _ => return None,
-        },
-        _ => return None,
+        _ => {
+            return match http_status(error) {
+                Some(429) => Some(Refusal::RateLimited),
+                Some(413) => Some(Refusal::Results { until: None }),
+                _ => None,
+            };
+        }
     };
     let has = |words: &[&str]| words.iter().any(|w| message.contains(w));
-    if code == 429 || has(&["rate limit", "too many requests", "request rate", "capacity", "throttl"]) {
+    if is_rate_limit(code, &message) {
         return Some(Refusal::RateLimited);
     }
     if has(&[
